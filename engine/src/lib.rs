@@ -1,0 +1,14 @@
+//! runbook: incident runbook automation. A runbook is a YAML troubleshooting
+//! DAG; the engine validates it, plans it, walks it on hosts over SSH and
+//! records everything it did.
+//!
+//! The modules follow the data:
+//! [`parse`] (YAML → raw model) → [`validate`] (raw → checked [`model`], or
+//! diagnostics) → [`plan`] (petgraph DAG) → [`exec`] (tokio) over a
+//! [`transport`] → [`audit`].
+
+pub mod diagnostic;
+pub mod model;
+pub mod parse;
+pub mod render;
+pub mod source;
