@@ -7,8 +7,13 @@
 //! diagnostics) → [`plan`] (petgraph DAG) → [`exec`] (tokio) over a
 //! [`transport`] → [`audit`].
 
+pub mod cli;
+pub mod commands;
 pub mod diagnostic;
+pub mod library;
 pub mod model;
 pub mod parse;
+pub mod plan;
 pub mod render;
 pub mod source;
+pub mod validate;

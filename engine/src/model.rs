@@ -9,6 +9,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Serialize;
 
+use crate::render::Templates;
 use crate::source::SourceFile;
 
 /// Index of a step in [`Runbook::steps`].
@@ -37,6 +38,8 @@ pub struct Runbook {
     pub steps: Vec<Step>,
     /// Runbooks this one `call`s, by name.
     pub calls: BTreeMap<String, Arc<Runbook>>,
+    /// Its templates, compiled once by the validator.
+    pub templates: Templates,
 }
 
 impl Runbook {

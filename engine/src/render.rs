@@ -121,7 +121,10 @@ impl Templates {
 
     /// Compiles an expression and lists the variables it reads.
     pub fn check_expression(&self, expr: &str) -> Result<HashSet<String>, RenderError> {
-        Ok(self.env.compile_expression(expr)?.undeclared_variables(true))
+        Ok(self
+            .env
+            .compile_expression(expr)?
+            .undeclared_variables(true))
     }
 
     /// Evaluates an expression.
@@ -245,8 +248,12 @@ fn from_json(text: String) -> Result<Value, Error> {
 
 /// `n | bytes`: `3.8 GiB`.
 fn human_bytes(value: Value) -> Result<String, Error> {
-    let n = f64::try_from(value.clone())
-        .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("`{value}` is not a number of bytes")))?;
+    let n = f64::try_from(value.clone()).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("`{value}` is not a number of bytes"),
+        )
+    })?;
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut size = n;
     let mut unit = 0;
@@ -263,10 +270,17 @@ fn human_bytes(value: Value) -> Result<String, Error> {
 
 /// `seconds | duration`: `1h 2m 3s`.
 fn human_duration(value: Value) -> Result<String, Error> {
-    let secs = f64::try_from(value.clone())
-        .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("`{value}` is not a number of seconds")))?;
+    let secs = f64::try_from(value.clone()).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("`{value}` is not a number of seconds"),
+        )
+    })?;
     if !secs.is_finite() || secs < 0.0 {
-        return Err(Error::new(ErrorKind::InvalidOperation, "duration must be a positive number"));
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "duration must be a positive number",
+        ));
     }
     let d = std::time::Duration::from_secs(secs.round() as u64);
     Ok(humantime::format_duration(d).to_string())
@@ -279,28 +293,35 @@ mod tests {
 
     fn templates_with(name: &str, source: &str) -> Templates {
         let mut t = Templates::new();
-        t.add(name.to_string(), source.to_string()).expect("compiles");
+        t.add(name.to_string(), source.to_string())
+            .expect("compiles");
         t
     }
 
     #[test]
     fn shell_commands_quote_interpolated_values() {
         let t = templates_with("shell:x", "echo {{ v }}");
-        let out = t.render("shell:x", &context! { v => "$(rm -rf /); `id`" }).expect("renders");
+        let out = t
+            .render("shell:x", &context! { v => "$(rm -rf /); `id`" })
+            .expect("renders");
         assert_eq!(out, "echo '$(rm -rf /); `id`'");
     }
 
     #[test]
     fn unquoted_filter_opts_out() {
         let t = templates_with("shell:x", "echo {{ v | unquoted }}");
-        let out = t.render("shell:x", &context! { v => "a b" }).expect("renders");
+        let out = t
+            .render("shell:x", &context! { v => "a b" })
+            .expect("renders");
         assert_eq!(out, "echo a b");
     }
 
     #[test]
     fn findings_are_not_quoted() {
         let t = templates_with("finding", "node {{ v }} is down");
-        let out = t.render("finding", &context! { v => "a b" }).expect("renders");
+        let out = t
+            .render("finding", &context! { v => "a b" })
+            .expect("renders");
         assert_eq!(out, "node a b is down");
     }
 
@@ -314,7 +335,9 @@ mod tests {
     fn conditions_must_be_booleans() {
         let t = Templates::new();
         assert_eq!(t.eval_bool("x == 1", &context! { x => 1 }), Ok(true));
-        let err = t.eval_bool("x", &context! { x => "yes" }).expect_err("not a bool");
+        let err = t
+            .eval_bool("x", &context! { x => "yes" })
+            .expect_err("not a bool");
         assert!(err.message.contains("must be true or false"), "{err}");
     }
 
@@ -322,15 +345,36 @@ mod tests {
     fn filters_do_what_their_names_say() {
         let t = Templates::new();
         let ctx = context! { s => "Killed process 101788 (python3)", n => 4_112_000_000u64 };
-        assert_eq!(t.eval("s | regex_search('process (\\\\d+)')", &ctx).expect("ok").to_string(), "101788");
-        assert_eq!(t.eval("n | bytes", &ctx).expect("ok").to_string(), "3.8 GiB");
-        assert_eq!(t.eval("'{\"a\": 2}' | from_json", &ctx).expect("ok").get_attr("a").expect("a").to_string(), "2");
-        assert_eq!(t.eval("90 | duration", &ctx).expect("ok").to_string(), "1m 30s");
+        assert_eq!(
+            t.eval("s | regex_search('process (\\\\d+)')", &ctx)
+                .expect("ok")
+                .to_string(),
+            "101788"
+        );
+        assert_eq!(
+            t.eval("n | bytes", &ctx).expect("ok").to_string(),
+            "3.8 GiB"
+        );
+        assert_eq!(
+            t.eval("'{\"a\": 2}' | from_json", &ctx)
+                .expect("ok")
+                .get_attr("a")
+                .expect("a")
+                .to_string(),
+            "2"
+        );
+        assert_eq!(
+            t.eval("90 | duration", &ctx).expect("ok").to_string(),
+            "1m 30s"
+        );
     }
 
     #[test]
     fn single_expression_templates_are_recognised() {
-        assert_eq!(single_expression("{{ result.exit_code }}"), Some("result.exit_code"));
+        assert_eq!(
+            single_expression("{{ result.exit_code }}"),
+            Some("result.exit_code")
+        );
         assert_eq!(single_expression("x {{ a }}"), None);
         assert_eq!(single_expression("{{ a }} {{ b }}"), None);
     }

@@ -78,7 +78,9 @@ fn to_codespan(d: &Diagnostic, source: &SourceFile) -> cs::Diagnostic<()> {
         );
     }
     for l in &d.secondary {
-        labels.push(cs::Label::secondary((), source.clamp(l.span.clone())).with_message(l.message.clone()));
+        labels.push(
+            cs::Label::secondary((), source.clamp(l.span.clone())).with_message(l.message.clone()),
+        );
     }
     let mut notes = Vec::new();
     if d.primary.is_none() {
@@ -173,7 +175,9 @@ fn github(files: &[FileDiagnostics]) -> String {
 
 /// Escapes a workflow-command message.
 fn gh_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escapes a workflow-command property value.

@@ -151,8 +151,14 @@ pub fn did_you_mean<'a>(
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(name, c), c))
         .filter(|(d, c)| *d <= (name.len().max(c.len()) / 3).max(1) && *d > 0)
-        .min_by_key(|(d, _)| *d)
+        // On a tie, prefer a candidate that contains the typed letters in order.
+        .min_by_key(|(d, c)| (*d, !is_subsequence(name, c)))
         .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+fn is_subsequence(needle: &str, hay: &str) -> bool {
+    let mut hay = hay.chars();
+    needle.chars().all(|n| hay.any(|h| h == n))
 }
 
 #[cfg(test)]

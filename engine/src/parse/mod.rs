@@ -37,7 +37,9 @@ pub fn runbook_schema() -> &'static RootSchema {
     static SCHEMA: OnceLock<RootSchema> = OnceLock::new();
     SCHEMA.get_or_init(|| {
         let settings = schemars::gen::SchemaSettings::draft07();
-        settings.into_generator().into_root_schema_for::<RawRunbook>()
+        settings
+            .into_generator()
+            .into_root_schema_for::<RawRunbook>()
     })
 }
 

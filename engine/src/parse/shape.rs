@@ -31,6 +31,13 @@ enum Shape {
 impl<'a> Walker<'a> {
     fn resolve(&self, mut obj: &'a SchemaObject) -> &'a SchemaObject {
         for _ in 0..8 {
+            // `allOf: [one]` is how schemars attaches a description to a $ref.
+            if let Some(all) = obj.subschemas.as_ref().and_then(|s| s.all_of.as_ref()) {
+                if let [Schema::Object(only)] = all.as_slice() {
+                    obj = only;
+                    continue;
+                }
+            }
             let Some(reference) = &obj.reference else {
                 break;
             };
@@ -140,10 +147,20 @@ impl<'a> Walker<'a> {
                 match extra {
                     Schema::Object(extra) => self.check(value, extra, &child_path, out),
                     Schema::Bool(true) => {}
-                    Schema::Bool(false) => out.push(unknown_key(key, name, object.properties.keys(), &child_path)),
+                    Schema::Bool(false) => out.push(unknown_key(
+                        key,
+                        name,
+                        object.properties.keys(),
+                        &child_path,
+                    )),
                 }
             } else if !object.properties.is_empty() {
-                out.push(unknown_key(key, name, object.properties.keys(), &child_path));
+                out.push(unknown_key(
+                    key,
+                    name,
+                    object.properties.keys(),
+                    &child_path,
+                ));
             }
         }
         for required in &object.required {
@@ -158,7 +175,13 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn check_scalar(&self, node: &Node, schema: &SchemaObject, path: &str, out: &mut Vec<Diagnostic>) {
+    fn check_scalar(
+        &self,
+        node: &Node,
+        schema: &SchemaObject,
+        path: &str,
+        out: &mut Vec<Diagnostic>,
+    ) {
         let Some(types) = &schema.instance_type else {
             return;
         };
@@ -190,9 +213,12 @@ impl<'a> Walker<'a> {
                 .collect::<Vec<_>>()
                 .join(" or ");
             out.push(
-                Diagnostic::error("wrong-type", format!("`{}` must be {expected}", last_segment(path)))
-                    .at(Some(node.span.clone()), format!("found `{text}`"))
-                    .path(path),
+                Diagnostic::error(
+                    "wrong-type",
+                    format!("`{}` must be {expected}", last_segment(path)),
+                )
+                .at(Some(node.span.clone()), format!("found `{text}`"))
+                .path(path),
             );
         }
     }
@@ -262,11 +288,18 @@ fn unknown_key<'k>(
     known: impl Iterator<Item = &'k String> + Clone,
     path: &str,
 ) -> Diagnostic {
-    let list = known.clone().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+    let list = known
+        .clone()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     Diagnostic::error("unknown-key", format!("unknown key `{name}`"))
         .at(Some(key.span.clone()), "not a known key here")
         .path(path)
-        .help(did_you_mean(name, known.map(String::as_str)).unwrap_or_else(|| format!("known keys: {list}")))
+        .help(
+            did_you_mean(name, known.map(String::as_str))
+                .unwrap_or_else(|| format!("known keys: {list}")),
+        )
 }
 
 fn shape_error(node: &Node, path: &str, expected: &[Shape]) -> Diagnostic {
@@ -279,11 +312,22 @@ fn shape_error(node: &Node, path: &str, expected: &[Shape]) -> Diagnostic {
         })
         .collect();
     names.dedup();
-    let what = if path.is_empty() { "the document" } else { path };
+    let what = if path.is_empty() {
+        "the document"
+    } else {
+        path
+    };
     Diagnostic::error(
         "wrong-shape",
-        format!("`{what}` must be {}, not {}", names.join(" or "), node.kind_name()),
+        format!(
+            "`{what}` must be {}, not {}",
+            names.join(" or "),
+            node.kind_name()
+        ),
     )
-    .at(Some(node.span.start..node.span.start + 1), format!("{} here", node.kind_name()))
+    .at(
+        Some(node.span.start..node.span.start + 1),
+        format!("{} here", node.kind_name()),
+    )
     .path(path)
 }

@@ -122,9 +122,12 @@ pub fn read_tree(source: &SourceFile) -> (Option<Node>, Vec<Diagnostic>) {
     }
     if builder.documents > 1 {
         diagnostics.push(
-            Diagnostic::error("yaml-syntax", "a runbook file holds exactly one YAML document")
-                .path("(document)")
-                .help("split the documents into separate files"),
+            Diagnostic::error(
+                "yaml-syntax",
+                "a runbook file holds exactly one YAML document",
+            )
+            .path("(document)")
+            .help("split the documents into separate files"),
         );
     }
     (builder.root, diagnostics)
@@ -210,7 +213,9 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                     TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted
                 );
                 let len = match style {
-                    TScalarStyle::Plain | TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => {
+                    TScalarStyle::Plain
+                    | TScalarStyle::SingleQuoted
+                    | TScalarStyle::DoubleQuoted => {
                         let first_line = text.split('\n').next().unwrap_or("");
                         first_line.len() + if quoted { 2 } else { 0 }
                     }

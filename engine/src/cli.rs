@@ -1,0 +1,207 @@
+//! Command-line types (clap) and nothing else: what the user typed. The
+//! commands in [`crate::commands`] turn these into work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::DiagnosticFormat;
+
+/// runbook: diagnose a sick host fast, safely, and with a record of
+/// everything that was done.
+#[derive(Debug, Parser)]
+#[command(name = "runbook", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Colour: auto (on a terminal), always, never.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// On a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check runbook files or folders; report every problem with file:line:col.
+    Validate(ValidateArgs),
+    /// List the runbooks on the search path.
+    List(LibraryArgs),
+    /// Describe a runbook in plain words: params, targets, steps, conclusions.
+    Show(NamedArgs),
+    /// Print a runbook's DAG as Graphviz dot or Mermaid.
+    Graph(GraphArgs),
+    /// Print the JSON Schema of the runbook format.
+    Schema(SchemaArgs),
+    /// Print the plan and every command a run would execute, touching no host.
+    Plan(RunArgs),
+    /// Run a runbook on one host, several, or the local machine.
+    Run(RunArgs),
+}
+
+/// Where runbooks are found.
+#[derive(Debug, Clone, Args)]
+pub struct LibraryArgs {
+    /// A directory of runbooks, searched before `RUNBOOK_PATH` and `./runbooks`.
+    #[arg(long = "runbooks", value_name = "DIR")]
+    pub runbooks: Vec<PathBuf>,
+}
+
+/// `runbook validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Files or folders (default: the search path).
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
+    pub format: DiagnosticFormat,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub deny_warnings: bool,
+    #[command(flatten)]
+    pub library: LibraryArgs,
+}
+
+/// Commands that take one runbook.
+#[derive(Debug, Args)]
+pub struct NamedArgs {
+    /// Runbook name (on the search path) or file.
+    pub name: String,
+    #[command(flatten)]
+    pub library: LibraryArgs,
+}
+
+/// `runbook graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Runbook name or file.
+    pub name: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    #[command(flatten)]
+    pub library: LibraryArgs,
+}
+
+/// Graph output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+/// `runbook schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Write to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// `runbook run` and `runbook plan`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Runbook name (on the search path) or file.
+    pub name: String,
+    /// A host to run on (SSH destination or `~/.ssh/config` alias); repeat for a fleet.
+    #[arg(long = "host", short = 'H', value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// An inventory file (our YAML format or Ansible's YAML inventory).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Only hosts of this inventory group.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Run on this machine instead of over SSH.
+    #[arg(long)]
+    pub local: bool,
+    /// A param: `-p name=value`.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Run read-only steps and branch for real; print mutating steps instead of running them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Approve every mutating step without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Hosts worked on at once.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub forks: u32,
+    /// Output: human text, or one JSON document.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+    /// Time limit for the whole run, e.g. `5m`.
+    #[arg(long, value_parser = parse_duration)]
+    pub deadline: Option<std::time::Duration>,
+    /// Exit 3 when a finding of this severity or worse is reached.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+    /// An ssh_config file to use instead of ~/.ssh/config.
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// Identity (private key) file.
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Login user (default: from ssh config, else the local user).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Accept and remember keys of hosts never seen before (never a changed key).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// SSH connect timeout.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: std::time::Duration,
+    /// Who is running this (recorded in the audit trail); default: the OS user.
+    #[arg(long)]
+    pub operator: Option<String>,
+    /// Directory of audit files (default: $XDG_STATE_HOME/runbook/audit).
+    #[arg(long, env = "RUNBOOK_AUDIT_DIR", value_name = "DIR")]
+    pub audit_dir: Option<PathBuf>,
+    /// Path of a pre-installed remote agent on the hosts.
+    #[arg(long, value_name = "PATH")]
+    pub agent_path: Option<String>,
+    /// Run only shard I of N of the hosts (`I/N`, 1-based).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    #[command(flatten)]
+    pub library: LibraryArgs,
+}
+
+/// Output of `run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Text for people.
+    Human,
+    /// One JSON document (`type: runbook.run`).
+    Json,
+}
+
+/// `--fail-on` levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Warning or critical.
+    Warning,
+    /// Critical only.
+    Critical,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); try `30s` or `5m`"))
+}

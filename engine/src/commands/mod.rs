@@ -1,0 +1,107 @@
+//! What each subcommand does, as thin glue over the library modules. Also
+//! the exit-code table (documented in ARCHITECTURE.md).
+
+mod describe;
+mod graph;
+mod validate;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Color, Command};
+use crate::diagnostic::{render, DiagnosticFormat, FileDiagnostics};
+use crate::library::{Library, LoadError, Loaded};
+
+/// Exit codes of the `runbook` binary.
+pub mod exit {
+    /// Every host reached a conclusion; validation found nothing.
+    pub const OK: u8 = 0;
+    /// A host ended without a conclusion; validation found problems; a
+    /// scenario test failed.
+    pub const FAILED: u8 = 1;
+    /// Invalid runbook or usage error.
+    pub const USAGE: u8 = 2;
+    /// `--fail-on` severity reached.
+    pub const FINDING: u8 = 3;
+    /// A bug in runbook itself.
+    pub const INTERNAL: u8 = 70;
+    /// Interrupted (SIGINT/SIGTERM).
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main(cli: Cli) -> ExitCode {
+    init_logging(cli.verbose);
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let code = match cli.command {
+        Command::Validate(args) => validate::run(&args, color),
+        Command::List(args) => describe::list(&args),
+        Command::Show(args) => describe::show(&args, color),
+        Command::Graph(args) => graph::run(&args, color),
+        Command::Schema(args) => describe::schema(&args),
+        Command::Plan(_) | Command::Run(_) => {
+            eprintln!("error: not available yet");
+            exit::USAGE
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Loads a runbook for a command, printing problems the way `validate`
+/// does; `Err` carries the exit code.
+pub(crate) fn load_runbook(library: &Library, name: &str, color: bool) -> Result<Loaded, u8> {
+    match library.load(name) {
+        Ok(loaded) => {
+            if !loaded.warnings.is_empty() {
+                eprint!(
+                    "{}",
+                    render(&loaded.warnings, DiagnosticFormat::Human, color)
+                );
+            }
+            Ok(loaded)
+        }
+        Err(LoadError::Invalid(files)) => {
+            eprint!("{}", render(&files, DiagnosticFormat::Human, color));
+            eprintln!("error: runbook `{name}` is invalid; see above");
+            Err(exit::USAGE)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(exit::USAGE)
+        }
+    }
+}
+
+/// Counts errors and warnings.
+pub(crate) fn count(files: &[FileDiagnostics]) -> (usize, usize) {
+    let mut errors = 0;
+    let mut warnings = 0;
+    for d in files.iter().flat_map(|f| &f.diagnostics) {
+        if d.is_error() {
+            errors += 1;
+        } else {
+            warnings += 1;
+        }
+    }
+    (errors, warnings)
+}
