@@ -7,13 +7,18 @@
 //! diagnostics) → [`plan`] (petgraph DAG) → [`exec`] (tokio) over a
 //! [`transport`] → [`audit`].
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod diagnostic;
+pub mod exec;
+pub mod inventory;
 pub mod library;
 pub mod model;
 pub mod parse;
 pub mod plan;
+pub mod redact;
 pub mod render;
 pub mod source;
+pub mod transport;
 pub mod validate;

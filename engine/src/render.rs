@@ -85,6 +85,9 @@ impl Templates {
                 minijinja::escape_formatter(out, state, value)
             }
         });
+        // Python string and dict methods (`s.split()`, `d.items()`), as
+        // Jinja2 users from Ansible expect.
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_filter("unquoted", |v: Value| Value::from_safe_string(display(&v)));
         env.add_filter("regex_search", regex_search);
         env.add_filter("regex_findall", regex_findall);

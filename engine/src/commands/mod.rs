@@ -3,6 +3,10 @@
 
 mod describe;
 mod graph;
+mod plan;
+mod progress;
+mod run;
+mod summary;
 mod validate;
 
 use std::io::IsTerminal;
@@ -43,10 +47,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Show(args) => describe::show(&args, color),
         Command::Graph(args) => graph::run(&args, color),
         Command::Schema(args) => describe::schema(&args),
-        Command::Plan(_) | Command::Run(_) => {
-            eprintln!("error: not available yet");
-            exit::USAGE
-        }
+        Command::Plan(args) => plan::run(&args, color),
+        Command::Run(args) => run::run(args, color),
     };
     ExitCode::from(code)
 }

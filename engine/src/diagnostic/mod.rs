@@ -134,10 +134,15 @@ pub struct FileDiagnostics {
 }
 
 impl FileDiagnostics {
-    /// Sorts by position so output reads top to bottom.
+    /// Sorts by position so output reads top to bottom (errors before
+    /// warnings at the same place).
     pub fn sorted(mut self) -> Self {
-        self.diagnostics
-            .sort_by_key(|d| (d.primary.as_ref().map_or(0, |l| l.span.start), d.severity));
+        self.diagnostics.sort_by_key(|d| {
+            (
+                d.primary.as_ref().map_or(0, |l| l.span.start),
+                std::cmp::Reverse(d.severity),
+            )
+        });
         self
     }
 }
@@ -151,8 +156,12 @@ pub fn did_you_mean<'a>(
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(name, c), c))
         .filter(|(d, c)| *d <= (name.len().max(c.len()) / 3).max(1) && *d > 0)
-        // On a tie, prefer a candidate that contains the typed letters in order.
-        .min_by_key(|(d, c)| (*d, !is_subsequence(name, c)))
+        // Replacing every letter is not a typo (`2` is not a misspelt `1`).
+        .filter(|(d, c)| *d < name.chars().count().min(c.chars().count()))
+        // On a tie, prefer a candidate that contains the typed letters in
+        // order, then the first by name, so the hint never depends on the
+        // order candidates come in.
+        .min_by_key(|(d, c)| (*d, !is_subsequence(name, c), *c))
         .map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
@@ -172,5 +181,6 @@ mod tests {
             Some("did you mean `kubelet`?")
         );
         assert_eq!(did_you_mean("zzz", ["kubelet", "memory"]), None);
+        assert_eq!(did_you_mean("2", ["1", "done"]), None);
     }
 }

@@ -82,10 +82,15 @@ pub fn parse(source: Arc<SourceFile>) -> Parsed {
         || parsed.diagnostics[structural_before..]
             .iter()
             .all(|d| d.code == "unknown-key");
-    if structural_ok && parsed.diagnostics.iter().all(|d| d.code != "yaml-syntax") {
+    if structural_ok
+        && parsed
+            .diagnostics
+            .iter()
+            .all(|d| !matches!(d.code, "yaml-syntax" | "multiple-documents"))
+    {
         match typed(&source, &tree) {
             Ok(raw) => parsed.raw = Some(raw),
-            Err(d) => parsed.diagnostics.push(d),
+            Err(d) => parsed.diagnostics.push(*d),
         }
     }
     parsed.tree = Some(tree);
@@ -95,19 +100,80 @@ pub fn parse(source: Arc<SourceFile>) -> Parsed {
 /// Reads the typed model with serde_yaml. The shape pass has already
 /// vouched for the structure, so an error here is a scalar serde could not
 /// type; it is located through the path serde names.
-fn typed(source: &SourceFile, tree: &Node) -> Result<RawRunbook, Diagnostic> {
+fn typed(source: &SourceFile, tree: &Node) -> Result<RawRunbook, Box<Diagnostic>> {
     serde_yaml::from_str::<RawRunbook>(&source.text).map_err(|err| {
         let message = err.to_string();
+        if message.starts_with("repetition limit exceeded") {
+            // serde_yaml stops expanding aliases past a budget: a
+            // "billion laughs" document, or close to one.
+            let span = first_alias(tree).map(|n| n.span.clone());
+            return Box::new(
+                Diagnostic::error(
+                    "too-many-aliases",
+                    "aliases expand to more data than any runbook needs",
+                )
+                .at(span, "expanding from here")
+                .path("(document)")
+                .help("write the values out instead of repeating anchors (`*name`)"),
+            );
+        }
         let (path, detail) = split_serde_message(&message);
-        let span = err.location().map(|l| {
-            let at = source.offset_of(l.line(), l.column().saturating_sub(1));
-            at..source.line_end(at).max(at + 1)
-        });
-        let span = span.or_else(|| Some(tree.span.start..tree.span.start + 1));
-        Diagnostic::error("wrong-type", detail.to_string())
-            .at(span, "here")
-            .path(path)
+        // serde's own location is the enclosing mapping; the tree knows
+        // the node the path names.
+        let span = node_at_path(tree, path)
+            .map(|n| n.span.clone())
+            .or_else(|| {
+                err.location().map(|l| {
+                    let at = source.offset_of(l.line(), l.column().saturating_sub(1));
+                    at..source.line_end(at).max(at + 1)
+                })
+            })
+            .or_else(|| Some(tree.span.start..tree.span.start + 1));
+        let message = if path == "(document)" {
+            detail.to_string()
+        } else {
+            format!("`{path}`: {detail}")
+        };
+        Box::new(
+            Diagnostic::error("wrong-type", message)
+                .at(span, "here")
+                .path(path),
+        )
     })
+}
+
+/// The first `*alias` in reading order.
+fn first_alias(node: &Node) -> Option<&Node> {
+    match &node.value {
+        yaml::NodeValue::Alias => Some(node),
+        yaml::NodeValue::Scalar { .. } => None,
+        yaml::NodeValue::Seq(items) => items.iter().find_map(first_alias),
+        yaml::NodeValue::Map(entries) => entries
+            .iter()
+            .find_map(|(k, v)| first_alias(k).or_else(|| first_alias(v))),
+    }
+}
+
+/// The node a serde path like `steps[1].next[0]` names, if it exists.
+fn node_at_path<'t>(tree: &'t Node, path: &str) -> Option<&'t Node> {
+    if path.is_empty() || path == "(document)" || path == "." {
+        return None;
+    }
+    let mut node = tree;
+    for part in path.split('.') {
+        let (key, indexes) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            node = node.get(key)?;
+        }
+        for index in indexes.split('[').filter(|s| !s.is_empty()) {
+            let i: usize = index.trim_end_matches(']').parse().ok()?;
+            node = node.items().get(i)?;
+        }
+    }
+    Some(node)
 }
 
 /// serde_yaml messages read `steps[1].retries: invalid type: …`.

@@ -177,7 +177,7 @@ pub struct RawConclusion {
 #[serde(untagged)]
 pub enum RawNext {
     /// `next: triage`
-    One(String),
+    One(StepName),
     /// `next: [a, b]` or `next: [{when: …, goto: …}, …]`
     List(Vec<RawNextEntry>),
 }
@@ -187,7 +187,7 @@ pub enum RawNext {
 #[serde(untagged)]
 pub enum RawNextEntry {
     /// A step id: part of a fan-out list.
-    Step(String),
+    Step(StepName),
     /// A rule.
     Rule(RawRule),
 }
@@ -209,14 +209,14 @@ pub struct RawRule {
 #[serde(untagged)]
 pub enum OneOrMany {
     /// `goto: x`
-    One(String),
+    One(StepName),
     /// `goto: [x, y]`
-    Many(Vec<String>),
+    Many(Vec<StepName>),
 }
 
 impl OneOrMany {
     /// The ids, in order.
-    pub fn as_slice(&self) -> &[String] {
+    pub fn as_slice(&self) -> &[StepName] {
         match self {
             OneOrMany::One(s) => std::slice::from_ref(s),
             OneOrMany::Many(v) => v,
@@ -224,14 +224,97 @@ impl OneOrMany {
     }
 }
 
+/// A step id where a step is referred to (`next`, `goto`). YAML reads
+/// `next: 3` as a number, and inside an untagged enum serde would then
+/// fail with an opaque "did not match any variant"; any scalar is taken as
+/// its text instead, as it is for `id: 3`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct StepName(pub String);
+
+impl std::ops::Deref for StepName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for StepName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarText("a step id")).map(StepName)
+    }
+}
+
+/// Reads any scalar as text; refuses collections.
+struct ScalarText(&'static str);
+
+impl serde::de::Visitor<'_> for ScalarText {
+    type Value = String;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
+        Ok(v)
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+}
+
 /// A duration such as `30s`, `2m`, `1h 30m` (or a number of seconds).
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+/// Any other scalar (`-5`, `1.5`) is kept as text for the validator to
+/// refuse with its position, rather than failing the whole document.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawDuration {
     /// `30s`
     Text(String),
     /// `30` (seconds)
     Seconds(u64),
+}
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = RawDuration;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration such as `30s`")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Seconds(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawDuration, E> {
+                Ok(u64::try_from(v)
+                    .map_or_else(|_| RawDuration::Text(v.to_string()), RawDuration::Seconds))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Text(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawDuration, E> {
+                Ok(RawDuration::Text(v.to_string()))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 impl std::fmt::Display for RawDuration {

@@ -61,6 +61,9 @@ impl<'a> Walker<'a> {
             _ => Shape::Scalar,
         };
         if let Some(subs) = &schema.subschemas {
+            if is_null(node) && self.allows_null_anywhere(schema) {
+                return;
+            }
             let branches = subs.any_of.iter().chain(subs.one_of.iter()).flatten();
             let mut expected = Vec::new();
             for branch in branches {
@@ -89,19 +92,20 @@ impl<'a> Walker<'a> {
         match &node.value {
             NodeValue::Map(entries) => self.check_map(node, entries, schema, path, out),
             NodeValue::Seq(items) => {
-                if let Some(item_schema) = schema
+                let item_schema = schema
                     .array
                     .as_ref()
                     .and_then(|a| a.items.as_ref())
                     .and_then(|i| match i {
-                        SingleOrVec::Single(s) => Some(&**s),
+                        SingleOrVec::Single(s) => match &**s {
+                            Schema::Object(o) => Some(o),
+                            Schema::Bool(_) => None,
+                        },
                         SingleOrVec::Vec(_) => None,
-                    })
-                {
-                    if let Schema::Object(item_schema) = item_schema {
-                        for (i, item) in items.iter().enumerate() {
-                            self.check(item, item_schema, &format!("{path}[{i}]"), out);
-                        }
+                    });
+                if let Some(item_schema) = item_schema {
+                    for (i, item) in items.iter().enumerate() {
+                        self.check(item, item_schema, &format!("{path}[{i}]"), out);
                     }
                 }
             }
@@ -192,6 +196,18 @@ impl<'a> Walker<'a> {
         let NodeValue::Scalar { text, quoted } = &node.value else {
             return;
         };
+        if !quoted && is_null(node) && !types.contains(&InstanceType::Null) {
+            out.push(
+                Diagnostic::error(
+                    "missing-value",
+                    format!("`{}` has no value", last_segment(path)),
+                )
+                .at(Some(node.span.clone()), "nothing here")
+                .path(path)
+                .help("give it a value, or quote an empty text: `\"\"`"),
+            );
+            return;
+        }
         let fits = types.iter().any(|t| match t {
             InstanceType::String => true,
             InstanceType::Null => !quoted && is_null(node),
@@ -220,7 +236,34 @@ impl<'a> Walker<'a> {
                 .at(Some(node.span.clone()), format!("found `{text}`"))
                 .path(path),
             );
+            return;
         }
+        if types.contains(&InstanceType::Integer) && !types.contains(&InstanceType::String) {
+            if let Ok(n) = text.parse::<i128>() {
+                if let Some(why) = out_of_range(n, schema) {
+                    out.push(
+                        Diagnostic::error("wrong-type", format!("`{}` {why}", last_segment(path)))
+                            .at(Some(node.span.clone()), format!("found `{text}`"))
+                            .path(path),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Whether `null` fits `schema` or any of its alternatives.
+    fn allows_null_anywhere(&self, schema: &'a SchemaObject) -> bool {
+        let schema = self.resolve(schema);
+        if allows_null(schema) {
+            return true;
+        }
+        schema.subschemas.as_ref().is_some_and(|subs| {
+            subs.any_of
+                .iter()
+                .chain(subs.one_of.iter())
+                .flatten()
+                .any(|b| matches!(b, Schema::Object(o) if self.allows_null_anywhere(o)))
+        })
     }
 
     fn shapes(&self, schema: &SchemaObject) -> Vec<Shape> {
@@ -255,6 +298,31 @@ impl<'a> Walker<'a> {
             .collect();
         shapes.dedup();
         shapes
+    }
+}
+
+/// Why whole number `n` does not fit the bounds schemars records for
+/// integer fields (`minimum`, and the width in `format`).
+fn out_of_range(n: i128, schema: &SchemaObject) -> Option<String> {
+    let min = schema
+        .number
+        .as_ref()
+        .and_then(|v| v.minimum)
+        .map(|m| m as i128);
+    let max = match schema.format.as_deref() {
+        Some("uint8") => Some(u8::MAX as i128),
+        Some("uint16") => Some(u16::MAX as i128),
+        Some("uint32") => Some(u32::MAX as i128),
+        Some("uint64" | "uint") => Some(u64::MAX as i128),
+        Some("int32") => Some(i32::MAX as i128),
+        Some("int64" | "int") => Some(i64::MAX as i128),
+        _ => None,
+    };
+    match (min, max) {
+        (Some(0), _) if n < 0 => Some("cannot be negative".to_string()),
+        (Some(min), _) if n < min => Some(format!("must be at least {min}")),
+        (_, Some(max)) if n > max => Some(format!("must be at most {max}")),
+        _ => None,
     }
 }
 
@@ -296,10 +364,12 @@ fn unknown_key<'k>(
     Diagnostic::error("unknown-key", format!("unknown key `{name}`"))
         .at(Some(key.span.clone()), "not a known key here")
         .path(path)
-        .help(
+        .help(if name == "<<" {
+            "YAML merge keys (`<<`) are not supported; write the keys out".to_string()
+        } else {
             did_you_mean(name, known.map(String::as_str))
-                .unwrap_or_else(|| format!("known keys: {list}")),
-        )
+                .unwrap_or_else(|| format!("known keys: {list}"))
+        })
 }
 
 fn shape_error(node: &Node, path: &str, expected: &[Shape]) -> Diagnostic {

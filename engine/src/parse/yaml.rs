@@ -96,17 +96,46 @@ pub fn read_tree(source: &SourceFile) -> (Option<Node>, Vec<Diagnostic>) {
         skipped_depth: 0,
         too_deep_at: None,
         documents: 0,
+        second_document_at: None,
     };
     let mut parser = Parser::new_from_str(&source.text);
     let mut diagnostics = Vec::new();
-    if let Err(err) = parser.load(&mut builder, true) {
+    // Pull events one by one: `Parser::load` recurses once per nesting
+    // level, and `- - - - …` on one line would overflow the stack long
+    // before the depth limit is noticed.
+    let outcome = loop {
+        if builder.too_deep_at.is_some() {
+            // Nothing past the limit will be used, and the scanner's
+            // work per token grows with the depth.
+            break Ok(());
+        }
+        match parser.next_token() {
+            Ok((Event::StreamEnd, _)) => break Ok(()),
+            Ok((event, mark)) => builder.on_event(event, mark),
+            Err(err) => break Err(err),
+        }
+    };
+    if let Err(err) = outcome {
         let at = marker_offset(source, err.marker());
-        let end = source.line_end(at).max(at + 1);
-        diagnostics.push(
-            Diagnostic::error("yaml-syntax", format!("invalid YAML: {}", err.info()))
-                .at(Some(at..end), "here")
-                .path("(document)"),
-        );
+        let span = source.clamp(at..at + 1);
+        let mut d = Diagnostic::error("yaml-syntax", format!("invalid YAML: {}", err.info()))
+            .at(Some(span), "here")
+            .path("(document)");
+        // The scanner often notices an unclosed `[` or `{` only lines
+        // later; point at the bracket too.
+        if let Some(open) = builder.open_flow_bracket() {
+            if source.line_col(open).0 < source.line_col(at).0 {
+                let bracket = &source.text[open..open + 1];
+                let close = if bracket == "[" { "]" } else { "}" };
+                d = d
+                    .also(
+                        Some(open..open + 1),
+                        format!("this `{bracket}` is still open"),
+                    )
+                    .help(format!("close it with `{close}`, or quote the value"));
+            }
+        }
+        diagnostics.push(d);
         return (None, diagnostics);
     }
     if let Some(at) = builder.too_deep_at {
@@ -120,11 +149,20 @@ pub fn read_tree(source: &SourceFile) -> (Option<Node>, Vec<Diagnostic>) {
         );
         return (None, diagnostics);
     }
-    if builder.documents > 1 {
+    if let Some(at) = builder.second_document_at {
+        let len = if source.text[at..].starts_with("---") {
+            3
+        } else {
+            1
+        };
         diagnostics.push(
             Diagnostic::error(
-                "yaml-syntax",
+                "multiple-documents",
                 "a runbook file holds exactly one YAML document",
+            )
+            .at(
+                Some(source.clamp(at..at + len)),
+                "a second document starts here",
             )
             .path("(document)")
             .help("split the documents into separate files"),
@@ -152,10 +190,11 @@ struct TreeBuilder<'a> {
     skipped_depth: usize,
     too_deep_at: Option<usize>,
     documents: usize,
+    second_document_at: Option<usize>,
 }
 
 impl TreeBuilder<'_> {
-    fn push_node(&mut self, node: Node) {
+    fn push_node(&mut self, mut node: Node) {
         match self.stack.last_mut() {
             None => {
                 if self.root.is_none() {
@@ -165,9 +204,28 @@ impl TreeBuilder<'_> {
             Some(Frame::Seq(_, items)) => items.push(node),
             Some(Frame::Map(_, entries, pending)) => match pending.take() {
                 None => *pending = Some(node),
-                Some(key) => entries.push((key, node)),
+                Some(key) => {
+                    // `key:` with nothing after it: the parser marks the
+                    // empty value at the next token, often lines below;
+                    // point just past the key instead.
+                    if is_empty_plain(&node) {
+                        let at = key.span.end;
+                        node.span = at..at + 1;
+                    }
+                    entries.push((key, node));
+                }
             },
         }
+    }
+
+    /// Offset of the innermost `[` or `{` still open, if any.
+    fn open_flow_bracket(&self) -> Option<usize> {
+        self.stack.iter().rev().find_map(|frame| {
+            let start = match frame {
+                Frame::Seq(start, _) | Frame::Map(start, _, _) => *start,
+            };
+            is_flow(self.source, start).then_some(start)
+        })
     }
 
     fn open(&mut self, frame: Frame, at: usize) {
@@ -184,18 +242,49 @@ impl TreeBuilder<'_> {
             self.skipped_depth -= 1;
             return;
         }
-        let node = match self.stack.pop() {
-            Some(Frame::Seq(start, items)) => Node {
-                value: NodeValue::Seq(items),
-                span: start..end.max(start),
-            },
-            Some(Frame::Map(start, entries, _)) => Node {
-                value: NodeValue::Map(entries),
-                span: start..end.max(start),
-            },
+        let (mark, value) = match self.stack.pop() {
+            Some(Frame::Seq(mark, items)) => (mark, NodeValue::Seq(items)),
+            Some(Frame::Map(mark, entries, _)) => (mark, NodeValue::Map(entries)),
             None => return,
         };
-        self.push_node(node);
+        let (start, end) = if is_flow(self.source, mark) {
+            // Marked at the opening bracket and at the closing one.
+            (mark, (end + 1).min(self.source.text.len()))
+        } else {
+            // A block mapping is marked at its first `:`, and a block
+            // collection ends at the next token (often on a later line):
+            // span from the first child to the end of the last.
+            let first = match &value {
+                NodeValue::Map(entries) => entries.first().map(|(k, _)| k.span.start),
+                _ => None,
+            };
+            let start = first.map_or(mark, |f| f.min(mark));
+            (start, last_child_end(&value).unwrap_or(start + 1))
+        };
+        self.push_node(Node {
+            value,
+            span: start..end.max(start),
+        });
+    }
+}
+
+/// Whether the collection starting at `start` is a flow one (`[…]`, `{…}`).
+fn is_flow(source: &SourceFile, start: usize) -> bool {
+    matches!(source.text.as_bytes().get(start), Some(b'[' | b'{'))
+}
+
+fn is_empty_plain(node: &Node) -> bool {
+    matches!(&node.value, NodeValue::Scalar { text, quoted: false } if text.is_empty())
+}
+
+fn last_child_end(value: &NodeValue) -> Option<usize> {
+    match value {
+        NodeValue::Seq(items) => items.iter().map(|n| n.span.end).max(),
+        NodeValue::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| k.span.end.max(v.span.end))
+            .max(),
+        _ => None,
     }
 }
 
@@ -203,7 +292,12 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let at = marker_offset(self.source, &mark);
         match ev {
-            Event::DocumentStart => self.documents += 1,
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents == 2 {
+                    self.second_document_at = Some(at);
+                }
+            }
             Event::Scalar(text, style, _, _) => {
                 if self.skipped_depth > 0 {
                     return;
@@ -228,13 +322,18 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                     span: at..end,
                 });
             }
-            Event::Alias(_) => {
-                if self.skipped_depth == 0 {
-                    self.push_node(Node {
-                        value: NodeValue::Alias,
-                        span: at..at + 1,
-                    });
-                }
+            Event::Alias(_) if self.skipped_depth == 0 => {
+                // `*name`, up to the next space or flow indicator.
+                let rest = self.source.text.get(at..).unwrap_or("");
+                let len = rest
+                    .char_indices()
+                    .skip(1)
+                    .find(|(_, c)| c.is_whitespace() || matches!(c, ',' | ']' | '}'))
+                    .map_or(rest.len(), |(i, _)| i);
+                self.push_node(Node {
+                    value: NodeValue::Alias,
+                    span: at..at + len.max(1),
+                });
             }
             Event::SequenceStart(..) => self.open(Frame::Seq(at, Vec::new()), at),
             Event::MappingStart(..) => self.open(Frame::Map(at, Vec::new(), None), at),
@@ -263,6 +362,57 @@ mod tests {
         assert_eq!(id.as_str(), Some("first"));
         assert_eq!(src.line_col(id.span.start), (3, 9));
         assert_eq!(&src.text[id.span.clone()], "first");
+    }
+
+    #[test]
+    fn block_collections_span_from_first_to_last_child() {
+        let text = "runbook: x\nsteps:\n  - id: a\n    run: b\nnext: c\n";
+        let (root, src) = tree(text);
+        let step = &root.get("steps").expect("steps").items()[0];
+        assert_eq!(&src.text[step.span.clone()], "id: a\n    run: b");
+        let steps = root.get("steps").expect("steps");
+        assert_eq!(&src.text[steps.span.clone()], "- id: a\n    run: b");
+    }
+
+    #[test]
+    fn flow_collections_span_their_brackets() {
+        let (root, src) = tree("next: [a, {goto: b}]\n");
+        let next = root.get("next").expect("next");
+        assert_eq!(&src.text[next.span.clone()], "[a, {goto: b}]");
+        assert_eq!(&src.text[next.items()[1].span.clone()], "{goto: b}");
+    }
+
+    #[test]
+    fn an_empty_value_points_just_past_its_key() {
+        let (root, src) = tree("finding:\nnext: a\n");
+        let finding = root.get("finding").expect("finding");
+        assert_eq!(src.line_col(finding.span.start), (1, 8));
+    }
+
+    #[test]
+    fn an_alias_spans_its_name() {
+        let (root, src) = tree("a: &x 1\nb: *x\n");
+        let b = root.get("b").expect("b");
+        assert_eq!(&src.text[b.span.clone()], "*x");
+    }
+
+    #[test]
+    fn a_second_document_is_pointed_at() {
+        let src = SourceFile::new("t.yaml", "a: 1\n---\nb: 2\n");
+        let (_, diags) = read_tree(&src);
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].code, "multiple-documents");
+        let span = diags[0].primary.as_ref().expect("a span").span.clone();
+        assert_eq!(&src.text[span], "---");
+    }
+
+    #[test]
+    fn an_unclosed_bracket_is_named_when_the_error_comes_later() {
+        let src = SourceFile::new("t.yaml", "a: [1, 2\nb: 3\n");
+        let (_, diags) = read_tree(&src);
+        let open = &diags[0].secondary[0];
+        assert_eq!(src.line_col(open.span.start), (1, 4));
+        assert_eq!(open.message, "this `[` is still open");
     }
 
     #[test]

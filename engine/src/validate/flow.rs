@@ -11,6 +11,7 @@ use crate::plan::Plan;
 /// checks need ancestors, which only a DAG has).
 pub(crate) fn check_flow(cx: &mut Context<'_>, runbook: &Runbook, plan: &Plan) -> bool {
     if let Some(cycle) = plan.find_cycle() {
+        let cycle = from_earliest(cycle);
         let names: Vec<&str> = cycle
             .iter()
             .map(|&i| runbook.steps[i].id.as_str())
@@ -25,15 +26,29 @@ pub(crate) fn check_flow(cx: &mut Context<'_>, runbook: &Runbook, plan: &Plan) -
             )
             .at(
                 span,
-                format!(
-                    "`{}` goes back to `{}` here",
-                    runbook.steps[closing].id, runbook.steps[back_to].id
-                ),
+                if closing == back_to {
+                    format!("`{}` goes back to itself here", runbook.steps[closing].id)
+                } else {
+                    format!(
+                        "`{}` goes back to `{}` here",
+                        runbook.steps[closing].id, runbook.steps[back_to].id
+                    )
+                },
             )
             .path(format!("steps[{closing}].next"))
             .help("a runbook is a DAG; to try again use `retries`, not a loop"),
         );
         return false;
+    }
+    // A reference that did not resolve is an edge missing from the graph:
+    // what it would have reached looks unreachable, and where it would
+    // have led looks like a dead end. Those warnings would only repeat
+    // the error.
+    let edges_missing = cx.diagnostics.iter().any(|d| {
+        d.is_error() && matches!(d.code, "unknown-step" | "duplicate-step" | "mixed-next")
+    });
+    if edges_missing {
+        return true;
     }
     let reachable = plan.reachable();
     for (i, step) in runbook.steps.iter().enumerate() {
@@ -52,7 +67,11 @@ pub(crate) fn check_flow(cx: &mut Context<'_>, runbook: &Runbook, plan: &Plan) -
             );
             continue;
         }
-        let concludes = matches!(step.action, Action::Conclude(_) | Action::Call { .. });
+        // A step with no action and no `next` is already an `empty-step` error.
+        let concludes = matches!(
+            step.action,
+            Action::Conclude(_) | Action::Call { .. } | Action::Route
+        );
         match &step.next {
             Next::End if !concludes => cx.push(
                 Diagnostic::warning(
@@ -73,7 +92,7 @@ pub(crate) fn check_flow(cx: &mut Context<'_>, runbook: &Runbook, plan: &Plan) -
                             "no-conclusion",
                             format!("when no `next` rule of `{}` matches, the path ends without a conclusion", step.id),
                         )
-                        .at(cx.locate.step_span(i, "next"), "every rule here has a `when`")
+                        .at(cx.locate.step_key(i, "next"), "every rule here has a `when`")
                         .path(format!("steps[{i}].next"))
                         .help("add a last rule without `when`, e.g. `- goto: healthy`"),
                     ),
@@ -91,6 +110,24 @@ pub(crate) fn check_flow(cx: &mut Context<'_>, runbook: &Runbook, plan: &Plan) -
         }
     }
     true
+}
+
+/// The cycle `[a, b, …, a]` rotated to start at the step written first,
+/// so it reads from where a reader enters it.
+fn from_earliest(mut cycle: Vec<usize>) -> Vec<usize> {
+    cycle.pop();
+    if let Some(first) = cycle
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, &s)| s)
+        .map(|(i, _)| i)
+    {
+        cycle.rotate_left(first);
+    }
+    if let Some(&head) = cycle.first() {
+        cycle.push(head);
+    }
+    cycle
 }
 
 /// Span of the reference in `from`'s `next` (or `on_failure`) to `to`.

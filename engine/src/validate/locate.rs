@@ -49,6 +49,14 @@ impl<'a> Locator<'a> {
             .or_else(|| self.step_id(i))
     }
 
+    /// Span of the key `key` in step `i` (falling back to the step's `id`).
+    pub fn step_key(&self, i: usize, key: &str) -> Option<Span> {
+        self.step(i)
+            .and_then(|s| s.key(key))
+            .map(|n| n.span.clone())
+            .or_else(|| self.step_id(i))
+    }
+
     /// Span of step `i`'s id value (or the step's first line).
     pub fn step_id(&self, i: usize) -> Option<Span> {
         let step = self.step(i)?;

@@ -21,6 +21,7 @@ use crate::parse::Parsed;
 use crate::render::Templates;
 
 pub use locate::Locator;
+pub use templates::names as templates_names;
 
 /// Probes the remote agent answers.
 pub const PROBES: [&str; 8] = [
@@ -33,6 +34,10 @@ pub const PROBES: [&str; 8] = [
     "disk",
     "kubelet",
 ];
+
+/// More steps than this are refused: no troubleshooting DAG needs them,
+/// and the flow checks grow with the square of the step count.
+pub const MAX_STEPS: usize = 1000;
 
 /// Step timeout when neither the step nor `defaults` sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -102,7 +107,20 @@ pub fn validate(parsed: Parsed, resolver: &dyn CallResolver) -> Validated {
         calls: steps.calls,
         templates: Templates::new(),
     };
-    if !runbook.steps.is_empty() {
+    if runbook.steps.len() > MAX_STEPS {
+        cx.push(
+            Diagnostic::error(
+                "too-many-steps",
+                format!(
+                    "runbook has {} steps; the limit is {MAX_STEPS}",
+                    runbook.steps.len()
+                ),
+            )
+            .at(cx.locate.top_key("steps"), "too many")
+            .path("steps")
+            .help("split it into runbooks joined by `call`"),
+        );
+    } else if !runbook.steps.is_empty() {
         let plan = crate::plan::Plan::new(&runbook);
         let acyclic = flow::check_flow(&mut cx, &runbook, &plan);
         if acyclic {
@@ -156,7 +174,7 @@ fn check_name(cx: &mut Context<'_>, raw: &RawRunbook) {
             .help("use lowercase letters, digits, `-` and `_`, e.g. `node-not-ready`"),
         );
     }
-    if raw.summary.as_deref().map_or(true, |s| s.trim().is_empty()) {
+    if raw.summary.as_deref().map(str::trim).unwrap_or("").is_empty() {
         let span = cx.locate.top_key("runbook");
         cx.push(
             Diagnostic::warning("no-summary", "runbook has no `summary`")
@@ -217,7 +235,7 @@ fn check_params(cx: &mut Context<'_>, raw: &RawRunbook) -> Vec<Param> {
                                     "pattern of param `{name}` is not a valid regular expression"
                                 ),
                             )
-                            .at(span, first_line(&e.to_string()))
+                            .at(span, regex_reason(&e.to_string()))
                             .path(format!("params.{name}.pattern")),
                         );
                         None
@@ -284,7 +302,7 @@ fn check_redact(cx: &mut Context<'_>, raw: &RawRunbook) -> Vec<Regex> {
                         "bad-regex",
                         "`redact` pattern is not a valid regular expression",
                     )
-                    .at(span, first_line(&e.to_string()))
+                    .at(span, regex_reason(&e.to_string()))
                     .path(format!("redact[{i}]")),
                 );
             }
@@ -293,8 +311,11 @@ fn check_redact(cx: &mut Context<'_>, raw: &RawRunbook) -> Vec<Regex> {
     out
 }
 
-fn first_line(s: &str) -> String {
-    s.lines().last().unwrap_or(s).trim().to_string()
+/// The reason in a `regex` error, which spells out the pattern over
+/// several lines and ends with `error: …`.
+fn regex_reason(s: &str) -> String {
+    let last = s.lines().last().unwrap_or(s).trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 
 /// Parses a duration, reporting a diagnostic at `span` when it is bad.

@@ -185,7 +185,7 @@ pub(crate) fn build_steps(
                 );
             }
         }
-        let next = build_next(cx, i, s, &ids);
+        let mut next = build_next(cx, i, s, &ids);
         if matches!(action, Action::Conclude(_)) && !matches!(next, Next::End) {
             cx.push(
                 Diagnostic::error(
@@ -195,6 +195,9 @@ pub(crate) fn build_steps(
                 .at(cx.locate.step_span(i, "next"), "remove this")
                 .path(format!("steps[{i}].next")),
             );
+            // Drop the edges, or they would also show up as a cycle or
+            // as unreachable rules.
+            next = Next::End;
         }
         if matches!(action, Action::Route) && matches!(next, Next::End) {
             cx.push(
@@ -481,7 +484,7 @@ fn build_action(
                     "unknown-runbook",
                     format!("cannot call runbook `{name}`: {why}"),
                 )
-                .at(cx.locate.step_span(i, "call"), "not found")
+                .at(cx.locate.step_span(i, "call"), "cannot be called")
                 .path(format!("steps[{i}].call")),
             ),
         }
@@ -565,14 +568,25 @@ fn build_next(cx: &mut Context<'_>, i: usize, s: &RawStep, ids: &HashMap<String,
                 return Next::All(targets);
             }
             if !all_rules {
+                let first_of = |rule: bool| {
+                    entries
+                        .iter()
+                        .position(|e| matches!(e, RawNextEntry::Rule(_)) == rule)
+                        .and_then(|j| cx.locate.next_target(i, None, j))
+                        .map(|sp| {
+                            let first_line_end = cx.source.line_end(sp.start).min(sp.end);
+                            sp.start..first_line_end.max(sp.start + 1)
+                        })
+                };
                 cx.push(
                     Diagnostic::error("mixed-next", "`next` mixes step ids and rules")
-                        .at(
-                            cx.locate.step_span(i, "next"),
-                            "a list of ids fans out; a list of rules picks the first match",
-                        )
+                        .at(first_of(false), "a step id")
+                        .also(first_of(true), "a rule")
                         .path(format!("steps[{i}].next"))
-                        .help("write the plain ids as a rule: `- goto: [a, b]`"),
+                        .help(
+                            "a list of ids fans out to all of them, a list of rules picks the \
+                             first match; write the ids as a rule: `- goto: [a, b]`",
+                        ),
                 );
             }
             let mut rules = Vec::new();
@@ -596,7 +610,7 @@ fn build_next(cx: &mut Context<'_>, i: usize, s: &RawStep, ids: &HashMap<String,
                     })
                     .collect();
                 rules.push(Rule {
-                    when: rule.when.as_ref().map(|w| when_text(w)),
+                    when: rule.when.as_ref().map(when_text),
                     goto,
                 });
             }

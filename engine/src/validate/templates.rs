@@ -3,7 +3,7 @@
 //! variable a template reads exists where it is read — a capture or a
 //! step result is only readable after a step that can produce it.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use fixedbitset::FixedBitSet;
 
@@ -93,15 +93,18 @@ pub(crate) fn check_templates(
     raw: &RawRunbook,
 ) {
     let ancestors = plan.ancestors();
-    let captured_by: Vec<HashSet<&str>> = runbook
-        .steps
-        .iter()
-        .map(|s| s.capture.iter().map(|(k, _)| k.as_str()).collect())
-        .collect();
+    // Which steps capture each variable; looked up per read, so a long
+    // runbook is not quadratic.
+    let mut capturers: BTreeMap<&str, Vec<StepIdx>> = BTreeMap::new();
+    for (i, step) in runbook.steps.iter().enumerate() {
+        for (name, _) in &step.capture {
+            capturers.entry(name.as_str()).or_default().push(i);
+        }
+    }
     let checker = Checker {
         runbook,
         ancestors: &ancestors,
-        captured_by: &captured_by,
+        capturers: &capturers,
     };
 
     for (idx, p) in runbook.params.iter().enumerate() {
@@ -393,7 +396,7 @@ fn check_when(
 struct Checker<'a> {
     runbook: &'a Runbook,
     ancestors: &'a [FixedBitSet],
-    captured_by: &'a [HashSet<&'a str>],
+    capturers: &'a BTreeMap<&'a str, Vec<StepIdx>>,
 }
 
 impl Checker<'_> {
@@ -405,7 +408,15 @@ impl Checker<'_> {
             let root = parts.next().unwrap_or_default();
             let field = parts.next();
             let sub = parts.next();
-            if let Some(d) = self.check_var(root, field, sub, place) {
+            let span = place.span.clone().map(|span| {
+                let short = field.map(|f| format!("{root}.{f}"));
+                let found = [Some(var.as_str()), short.as_deref(), Some(root)]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|name| find_name(&cx.source.text, span.clone(), name));
+                found.unwrap_or(span)
+            });
+            if let Some(d) = self.check_var(root, field, sub, place, span) {
                 cx.push(d.path(place.path.clone()));
             }
         }
@@ -417,8 +428,8 @@ impl Checker<'_> {
         field: Option<&str>,
         sub: Option<&str>,
         place: &Place<'_>,
+        span: Option<Span>,
     ) -> Option<Diagnostic> {
-        let span = place.span.clone();
         let err = |code, msg: String| Diagnostic::error(code, msg).at(span.clone(), "read here");
         match root {
             "params" => {
@@ -461,16 +472,16 @@ impl Checker<'_> {
             "vars" => {
                 let name = field?;
                 let step = place.step;
-                let produced_before = (0..self.runbook.steps.len()).any(|s| {
-                    self.captured_by[s].contains(name)
-                        && (step.is_some_and(|st| self.ancestors[st].contains(s))
-                            || (place.own_captures && step == Some(s)))
+                let capturers = self.capturers.get(name).map_or(&[][..], Vec::as_slice);
+                let produced_before = capturers.iter().any(|&s| {
+                    step.is_some_and(|st| self.ancestors[st].contains(s))
+                        || (place.own_captures && step == Some(s))
                 });
                 if produced_before {
                     return None;
                 }
-                let anywhere = self.captured_by.iter().any(|c| c.contains(name));
-                let all: Vec<&str> = self.captured_by.iter().flatten().copied().collect();
+                let anywhere = !capturers.is_empty();
+                let all = self.capturers.keys().copied();
                 Some(if anywhere {
                     err("capture-before-set", format!("`vars.{name}` is read before any step that captures it can have run"))
                         .help("only steps on a path leading here can set it; read it further down the DAG")
@@ -561,4 +572,18 @@ impl Checker<'_> {
         }
         None
     }
+}
+
+/// Where `name` (a dotted variable) is written inside `within`, as a whole
+/// word, so a diagnostic can point at the variable rather than at the
+/// whole template.
+fn find_name(text: &str, within: Span, name: &str) -> Option<Span> {
+    let region = text.get(within.clone())?;
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    region.match_indices(name).find_map(|(at, _)| {
+        let before = region[..at].chars().next_back();
+        let after = region[at + name.len()..].chars().next();
+        let whole = !before.is_some_and(|c| is_word(c) || c == '.') && !after.is_some_and(is_word);
+        whole.then(|| within.start + at..within.start + at + name.len())
+    })
 }

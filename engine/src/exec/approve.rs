@@ -1,0 +1,95 @@
+//! Approval of mutating steps: `--yes` approves, a terminal asks the person
+//! (one prompt at a time, showing the rendered command), and without
+//! either the step is refused. Every answer is recorded.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+
+/// An answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// Go ahead; `by` whom.
+    Approved(String),
+    /// Do not; `by` whom or why.
+    Refused(String),
+}
+
+/// Decides whether a mutating step may run.
+#[async_trait]
+pub trait Approver: Send + Sync {
+    /// Asks about `command` for `step` on `host`.
+    async fn approve(&self, host: &str, step: &str, command: &str) -> Approval;
+}
+
+/// `--yes`.
+pub struct ApproveAll {
+    /// Recorded as the approver.
+    pub operator: String,
+}
+
+#[async_trait]
+impl Approver for ApproveAll {
+    async fn approve(&self, _: &str, _: &str, _: &str) -> Approval {
+        Approval::Approved(format!("{} (--yes)", self.operator))
+    }
+}
+
+/// No terminal and no `--yes`.
+pub struct RefuseAll;
+
+#[async_trait]
+impl Approver for RefuseAll {
+    async fn approve(&self, _: &str, _: &str, _: &str) -> Approval {
+        Approval::Refused("nobody: no terminal to ask and --yes not given".into())
+    }
+}
+
+/// Asks at the terminal, one question at a time.
+pub struct AskTerminal {
+    /// Recorded as the approver.
+    pub operator: String,
+    lock: Mutex<()>,
+}
+
+impl AskTerminal {
+    /// An approver that prompts on the controlling terminal.
+    pub fn new(operator: String) -> Self {
+        AskTerminal {
+            operator,
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// Whether stdin and stderr are terminals.
+    pub fn available() -> bool {
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
+}
+
+#[async_trait]
+impl Approver for AskTerminal {
+    async fn approve(&self, host: &str, step: &str, command: &str) -> Approval {
+        let _one_at_a_time = self.lock.lock().await;
+        let question = format!(
+            "\nstep `{step}` on {host} changes the host:\n    {}\nrun it? [y/N] ",
+            crate::exec::display::sanitize(command)
+        );
+        let answer = tokio::task::spawn_blocking(move || {
+            let mut err = std::io::stderr();
+            let _ = err.write_all(question.as_bytes());
+            let _ = err.flush();
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+            line
+        })
+        .await
+        .unwrap_or_default();
+        if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+            Approval::Approved(self.operator.clone())
+        } else {
+            Approval::Refused(self.operator.clone())
+        }
+    }
+}

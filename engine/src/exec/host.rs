@@ -1,0 +1,1083 @@
+//! The walker: follows one runbook's DAG on one host. A step starts when
+//! every predecessor has finished or been pruned and at least one incoming
+//! edge was taken; otherwise it is pruned, and pruning propagates. Steps
+//! whose inputs are ready run concurrently.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
+use minijinja::Value;
+use serde::Serialize;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::approve::Approval;
+use super::events::{Event, OutputRecord};
+use super::result::{ConclusionRecord, Evidence, StepResult};
+use super::scope::{resolve_params, Scope};
+use super::{HostSpec, Prepared, Shared};
+use crate::model::{Action, Conclusion, Next, ParseMode, Runbook, Step, TargetRef};
+use crate::render::single_expression;
+use crate::transport::{Destination, ExecRequest, Transport, TransportError};
+use crate::validate::templates_names as names;
+
+/// How a host's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostStatus {
+    /// At least one conclusion was reached and nothing failed.
+    Concluded,
+    /// The walk ended without any conclusion.
+    NoConclusion,
+    /// A step failed with no `on_failure`, or the run could not start here.
+    Failed,
+    /// Interrupted by a signal.
+    Interrupted,
+    /// The `--deadline` passed.
+    Deadline,
+}
+
+impl HostStatus {
+    /// snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostStatus::Concluded => "concluded",
+            HostStatus::NoConclusion => "no_conclusion",
+            HostStatus::Failed => "failed",
+            HostStatus::Interrupted => "interrupted",
+            HostStatus::Deadline => "deadline",
+        }
+    }
+}
+
+/// What happened on one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostOutcome {
+    /// Host name.
+    pub host: String,
+    /// How it ended.
+    pub status: HostStatus,
+    /// Why it did not conclude, if so.
+    pub error: Option<String>,
+    /// Conclusions, in the order reached.
+    pub conclusions: Vec<ConclusionRecord>,
+    /// Steps that ran, in the order they finished.
+    pub path: Vec<String>,
+    /// Mutating steps not run (dry run or refused), with their commands.
+    pub not_run: Vec<NotRun>,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// A mutating step that was not run.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotRun {
+    /// Step id.
+    pub step: String,
+    /// The fully rendered command.
+    pub command: String,
+    /// `dry_run` or `approval_refused`.
+    pub reason: String,
+}
+
+impl HostOutcome {
+    pub(crate) fn failed(host: &str, error: String) -> Self {
+        HostOutcome {
+            host: host.to_string(),
+            status: HostStatus::Failed,
+            error: Some(error),
+            conclusions: Vec::new(),
+            path: Vec::new(),
+            not_run: Vec::new(),
+            duration_ms: 0,
+        }
+    }
+
+    pub(crate) fn interrupted_before_start(host: &str) -> Self {
+        HostOutcome {
+            status: HostStatus::Interrupted,
+            ..Self::failed(host, "interrupted before it started".into())
+        }
+    }
+}
+
+/// How a walk ended.
+#[derive(Debug, Default)]
+enum End {
+    #[default]
+    Completed,
+    Failed(String),
+    Interrupted,
+    Deadline,
+}
+
+#[derive(Default)]
+struct Walk {
+    conclusions: Vec<ConclusionRecord>,
+    path: Vec<String>,
+    not_run: Vec<NotRun>,
+    end: End,
+}
+
+enum StepOutcome {
+    Done {
+        result: StepResult,
+        command: Option<String>,
+        called: Vec<ConclusionRecord>,
+    },
+    Skipped {
+        reason: &'static str,
+        detail: Option<String>,
+    },
+}
+
+/// Runs the root runbook on one host.
+pub(crate) async fn run_host(
+    shared: Arc<Shared>,
+    root: &str,
+    host: HostSpec,
+    given: &BTreeMap<String, String>,
+) -> HostOutcome {
+    let started = Instant::now();
+    shared.events.emit(Event::HostStarted {
+        host: host.name.clone(),
+    });
+    let walker = Walker {
+        cancel: shared.cancel.child_token(),
+        pool: Mutex::new(HashMap::new()),
+        host_value: Value::from_serialize(serde_json::json!({
+            "name": host.name,
+            "address": host.destination.address,
+            "user": host.destination.user,
+            "vars": host.vars,
+        })),
+        host,
+        shared,
+    };
+    let outcome = walker.run_root(root, given).await;
+    for (_, t) in walker.pool.lock().await.drain() {
+        t.close().await;
+    }
+    let mut outcome = outcome;
+    outcome.duration_ms = started.elapsed().as_millis() as u64;
+    walker.shared.events.emit(Event::HostFinished {
+        host: outcome.host.clone(),
+        status: outcome.status.name().to_string(),
+        error: outcome.error.clone(),
+        duration_ms: outcome.duration_ms,
+    });
+    outcome
+}
+
+struct Walker {
+    shared: Arc<Shared>,
+    host: HostSpec,
+    host_value: Value,
+    pool: Mutex<HashMap<Destination, Arc<dyn Transport>>>,
+    cancel: CancellationToken,
+}
+
+/// Join/prune bookkeeping of one walk.
+struct Dag {
+    remaining: Vec<usize>,
+    taken: Vec<bool>,
+    ready: Vec<usize>,
+}
+
+impl Dag {
+    /// Step `i` is done and took the edges to `goto`: release successors,
+    /// pruning those no taken edge reaches (transitively). Returns the
+    /// pruned steps.
+    fn complete(&mut self, prepared: &Prepared, i: usize, goto: &[usize]) -> Vec<usize> {
+        let mut pruned = Vec::new();
+        let mut work = vec![(i, goto.to_vec())];
+        while let Some((from, goto)) = work.pop() {
+            for &s in &prepared.successors[from] {
+                self.remaining[s] = self.remaining[s].saturating_sub(1);
+                if goto.contains(&s) {
+                    self.taken[s] = true;
+                }
+                if self.remaining[s] == 0 {
+                    if self.taken[s] {
+                        self.ready.push(s);
+                    } else {
+                        pruned.push(s);
+                        work.push((s, Vec::new()));
+                    }
+                }
+            }
+        }
+        pruned
+    }
+}
+
+impl Walker {
+    fn run_value(&self, runbook: &str) -> Value {
+        Value::from_serialize(serde_json::json!({
+            "id": self.shared.options.run_id,
+            "runbook": runbook,
+            "operator": self.shared.options.operator,
+            "dry_run": self.shared.options.dry_run,
+        }))
+    }
+
+    async fn run_root(&self, root: &str, given: &BTreeMap<String, String>) -> HostOutcome {
+        let name = self.host.name.clone();
+        let Some(prepared) = self.shared.prepared.get(root).cloned() else {
+            return HostOutcome::failed(
+                &name,
+                format!("internal error: runbook `{root}` was not prepared"),
+            );
+        };
+        let run = self.run_value(root);
+        let params = match resolve_params(&prepared.runbook, given, &self.host_value, &run) {
+            Ok((p, _)) => p,
+            Err(e) => return HostOutcome::failed(&name, e),
+        };
+        let walk = self.walk(prepared, params, 0).await;
+        let (status, error) = match walk.end {
+            End::Completed if walk.conclusions.is_empty() => (
+                HostStatus::NoConclusion,
+                Some(format!(
+                    "the path ended at `{}` without a conclusion",
+                    walk.path.last().map_or("(start)", String::as_str)
+                )),
+            ),
+            End::Completed => (HostStatus::Concluded, None),
+            End::Failed(e) => (HostStatus::Failed, Some(e)),
+            End::Interrupted => (HostStatus::Interrupted, Some("interrupted".into())),
+            End::Deadline => (
+                HostStatus::Deadline,
+                Some("the run's --deadline passed".into()),
+            ),
+        };
+        HostOutcome {
+            host: name,
+            status,
+            error,
+            conclusions: walk.conclusions,
+            path: walk.path,
+            not_run: walk.not_run,
+            duration_ms: 0,
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        self.shared.events.emit(event);
+    }
+
+    fn walk(
+        &self,
+        prepared: Arc<Prepared>,
+        params: BTreeMap<String, Value>,
+        depth: usize,
+    ) -> BoxFuture<'_, Walk> {
+        async move {
+            let rb = prepared.runbook.clone();
+            let mut out = Walk::default();
+            if depth > 16 {
+                out.end = End::Failed("calls nest deeper than 16 runbooks".into());
+                return out;
+            }
+            let mut scope = Scope {
+                params,
+                host: self.host_value.clone(),
+                run: self.run_value(&rb.name),
+                ..Default::default()
+            };
+            let mut dag = Dag {
+                remaining: prepared.preds.clone(),
+                taken: vec![false; rb.steps.len()],
+                ready: vec![0],
+            };
+            let walk_cancel = self.cancel.child_token();
+            let mut commands: HashMap<usize, (Option<String>, StepResult)> = HashMap::new();
+            let mut running: FuturesUnordered<BoxFuture<'_, (usize, StepOutcome)>> = FuturesUnordered::new();
+            let host = self.host.name.clone();
+            'walk: loop {
+                while let Some(i) = dag.ready.pop() {
+                    let step = &rb.steps[i];
+                    if let Some(when) = &step.when {
+                        match rb.templates.eval_bool(when, &scope.context(None)) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                self.emit(Event::StepSkipped {
+                                    host: host.clone(),
+                                    step: step.id.clone(),
+                                    reason: "when_false".into(),
+                                    detail: Some(when.clone()),
+                                });
+                                self.release(&prepared, &mut dag, i, &[]);
+                                continue;
+                            }
+                            Err(e) => {
+                                out.end = End::Failed(format!("step `{}`: `when` failed: {e}", step.id));
+                                break 'walk;
+                            }
+                        }
+                    }
+                    match &step.action {
+                        Action::Conclude(c) => {
+                            let record = self.conclude(&rb, step, c, &scope, &commands);
+                            out.path.push(step.id.clone());
+                            out.conclusions.push(record);
+                            self.release(&prepared, &mut dag, i, &[]);
+                        }
+                        Action::Route => {
+                            out.path.push(step.id.clone());
+                            match self.decide(&rb, i, &scope, None) {
+                                Ok(goto) => self.release(&prepared, &mut dag, i, &goto),
+                                Err(e) => {
+                                    out.end = End::Failed(e);
+                                    break 'walk;
+                                }
+                            }
+                        }
+                        _ => {
+                            let ctx = scope.context(None);
+                            let fut = self.run_step(prepared.clone(), i, ctx, walk_cancel.clone(), depth);
+                            running.push(fut.map(move |o| (i, o)).boxed());
+                        }
+                    }
+                }
+                if running.is_empty() {
+                    break;
+                }
+                let deadline = async {
+                    match self.shared.deadline {
+                        Some(d) => tokio::time::sleep_until(d.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let next = tokio::select! {
+                    r = running.next() => r,
+                    _ = self.shared.cancel.cancelled() => { out.end = End::Interrupted; break 'walk; }
+                    _ = deadline => { out.end = End::Deadline; break 'walk; }
+                };
+                let Some((i, outcome)) = next else { break };
+                let step = &rb.steps[i];
+                match outcome {
+                    StepOutcome::Skipped { reason, detail } => {
+                        if let Some(cmd) = &detail {
+                            out.not_run.push(super::host::NotRun {
+                                step: step.id.clone(),
+                                command: cmd.clone(),
+                                reason: reason.to_string(),
+                            });
+                        }
+                        self.emit(Event::StepSkipped {
+                            host: host.clone(),
+                            step: step.id.clone(),
+                            reason: reason.into(),
+                            detail,
+                        });
+                        self.release(&prepared, &mut dag, i, &[]);
+                    }
+                    StepOutcome::Done { mut result, command, called } => {
+                        out.path.push(step.id.clone());
+                        out.conclusions.extend(called);
+                        let mut value = result.to_value(step.parse);
+                        let mut captured = BTreeMap::new();
+                        if !result.failed() {
+                            let ctx = scope.context(Some(&value));
+                            for (var, template) in &step.capture {
+                                match self.capture(&rb, step, var, template, &ctx) {
+                                    Ok(v) => {
+                                        captured.insert(var.clone(), v);
+                                    }
+                                    Err(e) => {
+                                        result.error = Some(format!("capture `{var}`: {e}"));
+                                        value = result.to_value(step.parse);
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        self.emit(Event::StepFinished {
+                            host: host.clone(),
+                            step: step.id.clone(),
+                            status: if result.timed_out {
+                                "timed_out".into()
+                            } else if result.failed() {
+                                "failed".into()
+                            } else {
+                                "ok".into()
+                            },
+                            exit_code: result.exit_code,
+                            duration_ms: result.duration.as_millis() as u64,
+                            attempts: result.attempts,
+                            stdout: OutputRecord::from_captured(&result.stdout, self.shared.options.record_limit),
+                            stderr: OutputRecord::from_captured(&result.stderr, self.shared.options.record_limit),
+                            error: result.error.clone(),
+                            captures: captured.iter().map(|(k, v)| (k.clone(), to_json(v))).collect(),
+                        });
+                        scope.set_step(&step.id, value.clone());
+                        let failed = result.error.clone();
+                        commands.insert(i, (command, result));
+                        if let Some(err) = failed {
+                            match step.on_failure {
+                                Some(f) => {
+                                    self.emit(Event::Decision {
+                                        host: host.clone(),
+                                        step: step.id.clone(),
+                                        rule: None,
+                                        when: None,
+                                        values: BTreeMap::from([("error".to_string(), serde_json::Value::from(err))]),
+                                        goto: vec![rb.steps[f].id.clone()],
+                                        via: "on_failure".into(),
+                                    });
+                                    self.release(&prepared, &mut dag, i, &[f]);
+                                }
+                                None => {
+                                    out.end = End::Failed(format!("step `{}` failed: {err}", step.id));
+                                    break 'walk;
+                                }
+                            }
+                        } else {
+                            scope.vars.extend(captured);
+                            match self.decide(&rb, i, &scope, Some(&value)) {
+                                Ok(goto) => self.release(&prepared, &mut dag, i, &goto),
+                                Err(e) => {
+                                    out.end = End::Failed(e);
+                                    break 'walk;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            // Stop whatever still runs (the walk failed or was interrupted)
+            // and record how it ended.
+            walk_cancel.cancel();
+            while let Some((i, outcome)) = running.next().await {
+                let step = &rb.steps[i];
+                let detail = match outcome {
+                    StepOutcome::Done { result, .. } => result.error,
+                    StepOutcome::Skipped { detail, .. } => detail,
+                };
+                self.emit(Event::StepSkipped {
+                    host: host.clone(),
+                    step: step.id.clone(),
+                    reason: "stopped".into(),
+                    detail,
+                });
+            }
+            out
+        }
+        .boxed()
+    }
+
+    fn release(&self, prepared: &Prepared, dag: &mut Dag, i: usize, goto: &[usize]) {
+        for p in dag.complete(prepared, i, goto) {
+            self.emit(Event::StepSkipped {
+                host: self.host.name.clone(),
+                step: prepared.runbook.steps[p].id.clone(),
+                reason: "pruned".into(),
+                detail: None,
+            });
+        }
+    }
+
+    fn capture(
+        &self,
+        rb: &Runbook,
+        step: &Step,
+        var: &str,
+        template: &str,
+        ctx: &Value,
+    ) -> Result<Value, String> {
+        match single_expression(template) {
+            Some(expr) => rb.templates.eval(expr, ctx).map_err(|e| e.message),
+            None => rb
+                .templates
+                .render(&names::capture(&step.id, var), ctx)
+                .map(Value::from)
+                .map_err(|e| e.message),
+        }
+    }
+
+    /// Evaluates `next`; returns the steps to go to.
+    fn decide(
+        &self,
+        rb: &Runbook,
+        i: usize,
+        scope: &Scope,
+        result: Option<&Value>,
+    ) -> Result<Vec<usize>, String> {
+        let step = &rb.steps[i];
+        let ids = |v: &[usize]| {
+            v.iter()
+                .map(|&t| rb.steps[t].id.clone())
+                .collect::<Vec<_>>()
+        };
+        match &step.next {
+            Next::End => Ok(Vec::new()),
+            Next::All(targets) => {
+                self.emit(Event::Decision {
+                    host: self.host.name.clone(),
+                    step: step.id.clone(),
+                    rule: None,
+                    when: None,
+                    values: BTreeMap::new(),
+                    goto: ids(targets),
+                    via: "next".into(),
+                });
+                Ok(targets.clone())
+            }
+            Next::Rules(rules) => {
+                let ctx = scope.context(result);
+                for (r, rule) in rules.iter().enumerate() {
+                    let matched = match &rule.when {
+                        None => true,
+                        Some(w) => rb.templates.eval_bool(w, &ctx).map_err(|e| {
+                            format!("step `{}`: rule {} `when`: {e}", step.id, r + 1)
+                        })?,
+                    };
+                    if matched {
+                        self.emit(Event::Decision {
+                            host: self.host.name.clone(),
+                            step: step.id.clone(),
+                            rule: Some(r),
+                            when: rule.when.clone(),
+                            values: rule
+                                .when
+                                .as_deref()
+                                .map(|w| seen_values(rb, w, &ctx))
+                                .unwrap_or_default(),
+                            goto: ids(&rule.goto),
+                            via: "next".into(),
+                        });
+                        return Ok(rule.goto.clone());
+                    }
+                }
+                self.emit(Event::Decision {
+                    host: self.host.name.clone(),
+                    step: step.id.clone(),
+                    rule: None,
+                    when: None,
+                    values: BTreeMap::new(),
+                    goto: Vec::new(),
+                    via: "no_match".into(),
+                });
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    fn conclude(
+        &self,
+        rb: &Runbook,
+        step: &Step,
+        c: &Conclusion,
+        scope: &Scope,
+        commands: &HashMap<usize, (Option<String>, StepResult)>,
+    ) -> ConclusionRecord {
+        let ctx = scope.context(None);
+        let render = |name: String, raw: &str| {
+            rb.templates
+                .render(&name, &ctx)
+                .unwrap_or_else(|e| format!("{raw} (could not be rendered: {e})"))
+        };
+        let finding = render(names::finding(&step.id), &c.finding);
+        let remedy = c
+            .remedy
+            .as_ref()
+            .map(|r| render(names::remedy(&step.id), r));
+        let evidence: Vec<Evidence> = c
+            .evidence
+            .iter()
+            .filter_map(|&e| {
+                let (command, result) = commands.get(&e)?;
+                Some(Evidence {
+                    step: rb.steps[e].id.clone(),
+                    command: command.clone(),
+                    exit_code: result.exit_code,
+                    lines: key_lines(result),
+                })
+            })
+            .collect();
+        self.emit(Event::Concluded {
+            host: self.host.name.clone(),
+            step: step.id.clone(),
+            severity: c.severity,
+            finding: finding.clone(),
+            remedy: remedy.clone(),
+            evidence: evidence.iter().map(|e| e.step.clone()).collect(),
+        });
+        ConclusionRecord {
+            step: step.id.clone(),
+            severity: c.severity,
+            finding,
+            remedy,
+            evidence,
+            runbook: rb.name.clone(),
+        }
+    }
+
+    fn run_step(
+        &self,
+        prepared: Arc<Prepared>,
+        i: usize,
+        ctx: Value,
+        cancel: CancellationToken,
+        depth: usize,
+    ) -> BoxFuture<'_, StepOutcome> {
+        async move {
+            let rb = &prepared.runbook;
+            let step = &rb.steps[i];
+            let failed = |msg: String| StepOutcome::Done {
+                result: StepResult {
+                    error: Some(msg),
+                    attempts: 1,
+                    ..Default::default()
+                },
+                command: None,
+                called: Vec::new(),
+            };
+            match &step.action {
+                Action::Run(_) => {
+                    let command = match rb.templates.render(&names::run(&step.id), &ctx) {
+                        Ok(c) => c,
+                        Err(e) => return failed(format!("cannot render the command: {e}")),
+                    };
+                    if step.mutates {
+                        if self.shared.options.dry_run {
+                            return StepOutcome::Skipped {
+                                reason: "dry_run",
+                                detail: Some(command),
+                            };
+                        }
+                        self.emit(Event::ApprovalAsked {
+                            host: self.host.name.clone(),
+                            step: step.id.clone(),
+                            command: command.clone(),
+                        });
+                        match self
+                            .shared
+                            .approver
+                            .approve(&self.host.name, &step.id, &command)
+                            .await
+                        {
+                            Approval::Approved(by) => self.emit(Event::ApprovalGiven {
+                                host: self.host.name.clone(),
+                                step: step.id.clone(),
+                                by,
+                            }),
+                            Approval::Refused(by) => {
+                                self.emit(Event::ApprovalRefused {
+                                    host: self.host.name.clone(),
+                                    step: step.id.clone(),
+                                    by,
+                                });
+                                return StepOutcome::Skipped {
+                                    reason: "approval_refused",
+                                    detail: Some(command),
+                                };
+                            }
+                        }
+                    }
+                    let mut result = self.exec(rb, step, &ctx, &command, &cancel).await;
+                    if !result.failed() && step.parse == ParseMode::Json {
+                        parse_json(&mut result);
+                    }
+                    StepOutcome::Done {
+                        result,
+                        command: Some(command),
+                        called: Vec::new(),
+                    }
+                }
+                Action::Probe { name, args } => {
+                    let mut rendered = Vec::new();
+                    for (k, _) in args {
+                        match rb.templates.render(&names::probe_arg(&step.id, k), &ctx) {
+                            Ok(v) => rendered.push(format!("{k}={v}")),
+                            Err(e) => {
+                                return failed(format!("cannot render probe argument `{k}`: {e}"))
+                            }
+                        }
+                    }
+                    let agent = if self.destination_is_local(step.on) {
+                        &self.shared.options.local_agent_command
+                    } else {
+                        &self.shared.options.agent_command
+                    };
+                    let mut command = format!("{agent} probe {}", quote(name));
+                    for a in &rendered {
+                        command.push_str(" --arg ");
+                        command.push_str(&quote(a));
+                    }
+                    let mut result = self.exec(rb, step, &ctx, &command, &cancel).await;
+                    if !result.failed() {
+                        read_probe(&mut result, name);
+                    }
+                    StepOutcome::Done {
+                        result,
+                        command: Some(command),
+                        called: Vec::new(),
+                    }
+                }
+                Action::Call { runbook, with } => {
+                    let Some(sub) = self.shared.prepared.get(runbook).cloned() else {
+                        return failed(format!(
+                            "internal error: runbook `{runbook}` was not prepared"
+                        ));
+                    };
+                    let mut given = BTreeMap::new();
+                    for (k, _) in with {
+                        match rb.templates.render(&names::call_with(&step.id, k), &ctx) {
+                            Ok(v) => {
+                                given.insert(k.clone(), v);
+                            }
+                            Err(e) => return failed(format!("cannot render param `{k}`: {e}")),
+                        }
+                    }
+                    let run = self.run_value(runbook);
+                    let params = match resolve_params(&sub.runbook, &given, &self.host_value, &run)
+                    {
+                        Ok((p, _)) => p,
+                        Err(e) => return failed(format!("calling `{runbook}`: {e}")),
+                    };
+                    let started = Instant::now();
+                    let walk = self.walk(sub, params, depth + 1).await;
+                    let mut result = StepResult {
+                        attempts: 1,
+                        duration: started.elapsed(),
+                        conclusions: walk
+                            .conclusions
+                            .iter()
+                            .filter_map(|c| serde_json::to_value(c).ok())
+                            .collect(),
+                        ..Default::default()
+                    };
+                    match walk.end {
+                        End::Completed => {}
+                        End::Failed(e) => result.error = Some(format!("runbook `{runbook}`: {e}")),
+                        End::Interrupted => result.error = Some("interrupted".into()),
+                        End::Deadline => result.error = Some("the run's --deadline passed".into()),
+                    }
+                    StepOutcome::Done {
+                        result,
+                        command: None,
+                        called: walk.conclusions,
+                    }
+                }
+                Action::Conclude(_) | Action::Route => {
+                    failed("internal error: not an executable step".into())
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn destination_is_local(&self, on: TargetRef) -> bool {
+        match on {
+            TargetRef::Local => true,
+            TargetRef::Host => self.host.destination.local,
+            TargetRef::Named(_) => false,
+        }
+    }
+
+    /// Runs a command with retries and backoff.
+    async fn exec(
+        &self,
+        rb: &Runbook,
+        step: &Step,
+        ctx: &Value,
+        command: &str,
+        cancel: &CancellationToken,
+    ) -> StepResult {
+        let attempts = step.retries + 1;
+        let mut delay = step.retry_delay;
+        let local = self.destination_is_local(step.on);
+        let command = if self.shared.options.remote_log && !local {
+            format!(
+                "command -v logger >/dev/null 2>&1 && logger -t runbook -- {} 2>/dev/null; {command}",
+                quote(&format!(
+                    "run={} operator={} runbook={} step={}",
+                    self.shared.options.run_id, self.shared.options.operator, rb.name, step.id
+                ))
+            )
+        } else {
+            command.to_string()
+        };
+        let mut last = StepResult::default();
+        for attempt in 1..=attempts {
+            let (transport, target) = match self.transport(rb, step.on, ctx).await {
+                Ok(t) => t,
+                Err(e) => {
+                    last = StepResult {
+                        error: Some(e.to_string()),
+                        attempts: attempt,
+                        ..Default::default()
+                    };
+                    if attempt < attempts
+                        && e.is_retryable()
+                        && self
+                            .backoff(step, attempt, &e.to_string(), &mut delay, cancel)
+                            .await
+                    {
+                        continue;
+                    }
+                    return last;
+                }
+            };
+            self.emit(Event::StepStarted {
+                host: self.host.name.clone(),
+                step: step.id.clone(),
+                kind: step.action.kind().into(),
+                target,
+                command: Some(command.clone()),
+                attempt,
+            });
+            let request = ExecRequest {
+                step_id: step.id.clone(),
+                command: command.clone(),
+                env: vec![
+                    ("RUNBOOK_RUN_ID".into(), self.shared.options.run_id.clone()),
+                    ("RUNBOOK_STEP".into(), step.id.clone()),
+                ],
+                timeout: step.timeout,
+                output_limit: self.shared.options.output_limit,
+                cancel: cancel.clone(),
+            };
+            let (error, retryable, output) = match transport.exec(request).await {
+                Ok(o) if o.cancelled => (
+                    Some("stopped: the run was interrupted".to_string()),
+                    false,
+                    Some(o),
+                ),
+                Ok(o) if o.timed_out => (
+                    Some(format!(
+                        "timed out after {}",
+                        humantime::format_duration(step.timeout)
+                    )),
+                    true,
+                    Some(o),
+                ),
+                Ok(o) => (None, false, Some(o)),
+                Err(e) => (Some(e.to_string()), e.is_retryable(), None),
+            };
+            last = output.map_or_else(StepResult::default, |o| StepResult::from_output(o, attempt));
+            last.attempts = attempt;
+            match error {
+                None => return last,
+                Some(e) => {
+                    last.error = Some(e.clone());
+                    if attempt < attempts
+                        && retryable
+                        && self.backoff(step, attempt, &e, &mut delay, cancel).await
+                    {
+                        continue;
+                    }
+                    return last;
+                }
+            }
+        }
+        last
+    }
+
+    /// Records a retry and waits; false when interrupted meanwhile.
+    async fn backoff(
+        &self,
+        step: &Step,
+        attempt: u32,
+        error: &str,
+        delay: &mut Duration,
+        cancel: &CancellationToken,
+    ) -> bool {
+        self.emit(Event::StepRetried {
+            host: self.host.name.clone(),
+            step: step.id.clone(),
+            attempt,
+            error: error.to_string(),
+            delay_ms: delay.as_millis() as u64,
+        });
+        let wait = *delay;
+        *delay = (*delay * 2).min(Duration::from_secs(30));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => true,
+            _ = cancel.cancelled() => false,
+        }
+    }
+
+    /// The connection for a target, connecting on first use.
+    async fn transport(
+        &self,
+        rb: &Runbook,
+        on: TargetRef,
+        ctx: &Value,
+    ) -> Result<(Arc<dyn Transport>, String), TransportError> {
+        let destination = match on {
+            TargetRef::Host => self.host.destination.clone(),
+            TargetRef::Local => Destination::local(),
+            TargetRef::Named(i) => {
+                let t = &rb.targets[i];
+                let render = |field: &str| {
+                    rb.templates
+                        .render(&names::target(&t.name, field), ctx)
+                        .map_err(|e| TransportError::Connect {
+                            host: t.name.clone(),
+                            reason: format!("cannot render target `{}`: {e}", t.name),
+                        })
+                };
+                let address = render("host")?;
+                let user = match &t.user {
+                    Some(_) => Some(render("user")?),
+                    None => None,
+                };
+                Destination {
+                    name: format!("{} ({address})", t.name),
+                    address,
+                    user,
+                    port: t.port,
+                    local: false,
+                }
+            }
+        };
+        let mut pool = self.pool.lock().await;
+        if let Some(t) = pool.get(&destination) {
+            return Ok((t.clone(), destination.name.clone()));
+        }
+        let started = Instant::now();
+        match self.shared.connector.connect(&destination).await {
+            Ok(t) => {
+                self.emit(Event::Connected {
+                    host: self.host.name.clone(),
+                    target: destination.name.clone(),
+                    duration_ms: started.elapsed().as_millis() as u64,
+                });
+                pool.insert(destination.clone(), t.clone());
+                Ok((t, destination.name))
+            }
+            Err(e) => {
+                self.emit(Event::ConnectionFailed {
+                    host: self.host.name.clone(),
+                    target: destination.name.clone(),
+                    kind: e.kind().into(),
+                    error: e.to_string(),
+                });
+                Err(e)
+            }
+        }
+    }
+}
+
+fn quote(s: &str) -> String {
+    shlex::try_quote(s).map_or_else(|_| "''".to_string(), |q| q.into_owned())
+}
+
+fn to_json(v: &Value) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// The values an expression read, for the decision record.
+fn seen_values(rb: &Runbook, expr: &str, ctx: &Value) -> BTreeMap<String, serde_json::Value> {
+    let mut out = BTreeMap::new();
+    if let Ok(vars) = rb.templates.check_expression(expr) {
+        for var in vars {
+            if let Ok(v) = rb.templates.eval(&var, ctx) {
+                let mut json = to_json(&v);
+                if let serde_json::Value::String(s) = &mut json {
+                    if s.len() > 300 {
+                        let mut cut = 300;
+                        while !s.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        s.truncate(cut);
+                        s.push('…');
+                    }
+                } else if json.to_string().len() > 2000 {
+                    json = serde_json::Value::String("(large value)".into());
+                }
+                out.insert(var, json);
+            }
+        }
+    }
+    out
+}
+
+/// `parse: json`: fails the step when stdout is not JSON (empty is null).
+fn parse_json(result: &mut StepResult) {
+    if result.stdout.truncated {
+        result.error = Some(format!(
+            "stdout is {} bytes, more than the {} kept in memory; cannot parse it as JSON",
+            result.stdout.bytes,
+            result.stdout.head.len() + result.stdout.tail.len()
+        ));
+        return;
+    }
+    if result.stdout.head.iter().all(u8::is_ascii_whitespace) {
+        result.json = Some(serde_json::Value::Null);
+        return;
+    }
+    match serde_json::from_slice(&result.stdout.head) {
+        Ok(v) => result.json = Some(v),
+        Err(e) => result.error = Some(format!("stdout is not JSON: {e}")),
+    }
+}
+
+/// Reads the agent's report into `result.json` (the probe's data).
+fn read_probe(result: &mut StepResult, probe: &str) {
+    parse_json(result);
+    if result.failed() {
+        if result.exit_code == Some(127) {
+            result.error = Some("the remote agent is not installed on this host (exit 127)".into());
+        }
+        return;
+    }
+    let doc = result.json.take().unwrap_or_default();
+    let entry = &doc["probes"][probe];
+    if entry["ok"].as_bool() == Some(true) {
+        result.json = Some(entry["data"].clone());
+    } else if entry.is_null() {
+        result.error = Some(format!("the agent's report has no `{probe}` result"));
+    } else {
+        let kind = entry["error"]["kind"].as_str().unwrap_or("failed");
+        let message = entry["error"]["message"].as_str().unwrap_or("no message");
+        result.error = Some(format!("probe `{probe}` {kind}: {message}"));
+    }
+}
+
+/// Key lines of a step's output for evidence: the first and last few
+/// non-empty lines (or a compact JSON summary).
+fn key_lines(result: &StepResult) -> Vec<String> {
+    const EACH: usize = 6;
+    let mut lines: Vec<String> = if let Some(json) = &result.json {
+        serde_json::to_string_pretty(json)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    } else {
+        super::result::lines(&result.stdout.text())
+    };
+    if lines.is_empty() {
+        lines = super::result::lines(&result.stderr.text());
+    }
+    if let Some(e) = &result.error {
+        lines.push(format!("error: {e}"));
+    }
+    let lines: Vec<String> = if lines.len() > EACH * 2 {
+        let n = lines.len();
+        let mut v: Vec<String> = lines[..EACH].to_vec();
+        v.push(format!("… {} more lines …", n - EACH * 2));
+        v.extend_from_slice(&lines[n - EACH..]);
+        v
+    } else {
+        lines
+    };
+    lines
+        .into_iter()
+        .map(|l| {
+            if l.chars().count() > 240 {
+                l.chars().take(240).collect::<String>() + "…"
+            } else {
+                l
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,192 @@
+//! Transports run one command on one machine and bring back its bounded
+//! output. The executor only sees these traits, so SSH, the local machine
+//! and recorded outputs (scenario tests) plug in alike.
+
+pub mod capture;
+pub mod local;
+pub mod ssh;
+mod wrap;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+pub use capture::Captured;
+pub use wrap::wrap_command;
+
+/// A machine to connect to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Destination {
+    /// Name shown to people (`node-15`).
+    pub name: String,
+    /// SSH destination (address or ssh_config alias); ignored when local.
+    pub address: String,
+    /// Login user.
+    pub user: Option<String>,
+    /// Port.
+    pub port: Option<u16>,
+    /// Run on this machine instead.
+    pub local: bool,
+}
+
+impl Destination {
+    /// This machine.
+    pub fn local() -> Destination {
+        Destination {
+            name: "local".into(),
+            address: "localhost".into(),
+            user: None,
+            port: None,
+            local: true,
+        }
+    }
+}
+
+/// One command to run.
+#[derive(Debug, Clone)]
+pub struct ExecRequest {
+    /// The step it belongs to (transports that replay recordings key on it).
+    pub step_id: String,
+    /// The shell command, already rendered and quoted.
+    pub command: String,
+    /// Environment to set for it (run id, step).
+    pub env: Vec<(String, String)>,
+    /// Time limit; at the limit the whole process tree is killed.
+    pub timeout: Duration,
+    /// Bytes kept per stream.
+    pub output_limit: usize,
+    /// Cancelled on interruption: kill the command and return.
+    pub cancel: CancellationToken,
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    /// Exit code (`None` when killed by a signal or on timeout).
+    pub exit_code: Option<i32>,
+    /// Stdout.
+    pub stdout: Captured,
+    /// Stderr.
+    pub stderr: Captured,
+    /// Wall time.
+    pub duration: Duration,
+    /// Killed at its time limit.
+    pub timed_out: bool,
+    /// Killed because the run was interrupted.
+    pub cancelled: bool,
+}
+
+/// Failures of the world, not of the runbook.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TransportError {
+    /// TCP/SSH connection failed (refused, unreachable, timed out).
+    #[error("cannot connect to {host}: {reason}")]
+    Connect {
+        /// Host.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// The host's key is not the one in known_hosts (or unknown under strict checking).
+    #[error("host key of {host} cannot be verified: {reason}")]
+    HostKey {
+        /// Host.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// Authentication failed.
+    #[error("cannot log in to {host}: {reason}")]
+    Auth {
+        /// Host.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// The connection dropped while a command ran.
+    #[error("connection to {host} was lost: {reason}")]
+    Disconnected {
+        /// Host.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// The command could not be started.
+    #[error("cannot run the command on {host}: {reason}")]
+    Spawn {
+        /// Host.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// A recorded-output transport has no recording for this step.
+    #[error("{0}")]
+    NotRecorded(String),
+}
+
+impl TransportError {
+    /// A short stable name for records.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TransportError::Connect { .. } => "connect",
+            TransportError::HostKey { .. } => "host_key",
+            TransportError::Auth { .. } => "auth",
+            TransportError::Disconnected { .. } => "disconnected",
+            TransportError::Spawn { .. } => "spawn",
+            TransportError::NotRecorded(_) => "not_recorded",
+        }
+    }
+
+    /// Whether trying again could help (a changed host key never does).
+    pub fn is_retryable(&self) -> bool {
+        !matches!(
+            self,
+            TransportError::HostKey { .. }
+                | TransportError::Auth { .. }
+                | TransportError::NotRecorded(_)
+        )
+    }
+}
+
+/// A live connection to one machine.
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// Runs one command.
+    async fn exec(&self, request: ExecRequest) -> Result<ExecOutput, TransportError>;
+    /// Closes the connection (best effort).
+    async fn close(&self);
+}
+
+/// Opens transports.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// Connects to `destination`.
+    async fn connect(
+        &self,
+        destination: &Destination,
+    ) -> Result<Arc<dyn Transport>, TransportError>;
+}
+
+/// Connects `local` destinations to this machine and the rest over SSH.
+pub struct DefaultConnector {
+    /// SSH settings.
+    pub ssh: ssh::SshOptions,
+}
+
+#[async_trait]
+impl Connector for DefaultConnector {
+    async fn connect(
+        &self,
+        destination: &Destination,
+    ) -> Result<Arc<dyn Transport>, TransportError> {
+        if destination.local {
+            Ok(Arc::new(local::LocalTransport::new()))
+        } else {
+            Ok(Arc::new(
+                ssh::SshTransport::connect(destination, &self.ssh).await?,
+            ))
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The SSH transport over the system OpenSSH client (the `openssh` crate,
+//! native multiplexing): one master connection per host, every step a new
+//! channel on it, `~/.ssh/config` honoured, host keys checked strictly by
+//! default. A lost master is re-established on the next command.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use tokio::sync::Mutex;
+
+use super::capture::{read_bounded, read_stderr_with_pid};
+use super::wrap::{kill_command, wrap_command};
+use super::{Destination, ExecOutput, ExecRequest, Transport, TransportError};
+
+/// SSH settings from the command line.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    /// `-F FILE`.
+    pub config_file: Option<PathBuf>,
+    /// `-i KEY`.
+    pub identity: Option<PathBuf>,
+    /// Default login user.
+    pub user: Option<String>,
+    /// Accept unknown host keys (never changed ones).
+    pub accept_new_host_keys: bool,
+    /// TCP + handshake time limit.
+    pub connect_timeout: Duration,
+    /// Where control sockets live.
+    pub control_dir: PathBuf,
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        SshOptions {
+            config_file: None,
+            identity: None,
+            user: None,
+            accept_new_host_keys: false,
+            connect_timeout: Duration::from_secs(10),
+            control_dir: std::env::temp_dir(),
+        }
+    }
+}
+
+/// A multiplexed SSH connection to one host.
+pub struct SshTransport {
+    destination: Destination,
+    options: SshOptions,
+    session: Mutex<Option<Arc<Session>>>,
+}
+
+impl SshTransport {
+    /// Opens the master connection.
+    pub async fn connect(
+        destination: &Destination,
+        options: &SshOptions,
+    ) -> Result<SshTransport, TransportError> {
+        let transport = SshTransport {
+            destination: destination.clone(),
+            options: options.clone(),
+            session: Mutex::new(None),
+        };
+        transport.session().await?;
+        Ok(transport)
+    }
+
+    fn builder(&self) -> SessionBuilder {
+        let mut b = SessionBuilder::default();
+        b.known_hosts_check(if self.options.accept_new_host_keys {
+            KnownHosts::Add
+        } else {
+            KnownHosts::Strict
+        });
+        b.connect_timeout(self.options.connect_timeout);
+        b.server_alive_interval(Duration::from_secs(15));
+        b.control_directory(&self.options.control_dir);
+        // Masters outlive a crashed engine by a minute at most.
+        if let Some(idle) = std::num::NonZeroUsize::new(60) {
+            b.control_persist(ControlPersist::IdleFor(idle));
+        }
+        if let Some(f) = &self.options.config_file {
+            b.config_file(f);
+        }
+        if let Some(k) = &self.options.identity {
+            b.keyfile(k);
+        }
+        if let Some(u) = self
+            .destination
+            .user
+            .as_ref()
+            .or(self.options.user.as_ref())
+        {
+            b.user(u.clone());
+        }
+        if let Some(p) = self.destination.port {
+            b.port(p);
+        }
+        b
+    }
+
+    /// The live session, connecting (again) when there is none.
+    async fn session(&self) -> Result<Arc<Session>, TransportError> {
+        let mut slot = self.session.lock().await;
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let builder = self.builder();
+        let host = self.destination.name.clone();
+        let backstop = self.options.connect_timeout + Duration::from_secs(5);
+        let connected =
+            tokio::time::timeout(backstop, builder.connect_mux(&self.destination.address)).await;
+        let session = match connected {
+            Err(_) => {
+                return Err(TransportError::Connect {
+                    host,
+                    reason: format!("no answer within {}s", backstop.as_secs()),
+                })
+            }
+            Ok(Err(e)) => return Err(classify_connect_error(&host, &e)),
+            Ok(Ok(s)) => Arc::new(s),
+        };
+        *slot = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Forgets a broken session so the next command reconnects.
+    async fn forget(&self, broken: &Arc<Session>) {
+        let mut slot = self.session.lock().await;
+        if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, broken)) {
+            *slot = None;
+        }
+    }
+
+    async fn kill_remote(&self, session: &Session, pgid: i32) {
+        let cmd = kill_command(pgid);
+        let mut kill = session.raw_command(cmd);
+        kill.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let _ = tokio::time::timeout(Duration::from_secs(5), kill.status()).await;
+    }
+}
+
+fn error_text(e: &openssh::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn classify_connect_error(host: &str, e: &openssh::Error) -> TransportError {
+    let text = error_text(e);
+    let host = host.to_string();
+    let lower = text.to_lowercase();
+    if lower.contains("host identification has changed")
+        || lower.contains("host key verification failed")
+        || lower.contains("host key for")
+    {
+        let reason = if lower.contains("changed") {
+            "the key it offered does not match known_hosts: the host was reinstalled, or someone is intercepting the connection. Check it, then update known_hosts (`ssh-keygen -R HOST`)".to_string()
+        } else {
+            "its key is not in known_hosts (strict host-key checking). Add it after checking the fingerprint, or pass --accept-new-host-keys to trust keys of new hosts on first use".to_string()
+        };
+        TransportError::HostKey { host, reason }
+    } else if lower.contains("permission denied") || lower.contains("authentication") {
+        TransportError::Auth { host, reason: text }
+    } else {
+        TransportError::Connect { host, reason: text }
+    }
+}
+
+#[async_trait]
+impl Transport for SshTransport {
+    async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, TransportError> {
+        let session = self.session().await?;
+        let host = self.destination.name.clone();
+        let started = Instant::now();
+        let wrapped = wrap_command(&req.command, &req.env);
+        let spawned = session
+            .raw_command(&wrapped)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await;
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                let alive = session.check().await.is_ok();
+                if !alive {
+                    self.forget(&session).await;
+                }
+                let reason = error_text(&e);
+                return Err(if alive {
+                    TransportError::Spawn { host, reason }
+                } else {
+                    TransportError::Disconnected { host, reason }
+                });
+            }
+        };
+        let stdout = child.stdout().take();
+        let stderr = child.stderr().take();
+        let limit = req.output_limit;
+        let pgid: Arc<OnceLock<i32>> = Arc::new(OnceLock::new());
+        let pgid_writer = pgid.clone();
+        let work = async {
+            let out = async {
+                match stdout {
+                    Some(s) => read_bounded(s, limit).await,
+                    None => Ok(Default::default()),
+                }
+            };
+            let err = async {
+                match stderr {
+                    Some(s) => {
+                        read_stderr_with_pid(s, limit, |p| {
+                            let _ = pgid_writer.set(p);
+                        })
+                        .await
+                    }
+                    None => Ok(Default::default()),
+                }
+            };
+            let (out, err) = tokio::join!(out, err);
+            let status = child.wait().await;
+            (out, err, status)
+        };
+        tokio::pin!(work);
+        let mut timed_out = false;
+        let mut cancelled = false;
+        let stop = tokio::select! {
+            r = &mut work => Ok(r),
+            _ = tokio::time::sleep(req.timeout) => { timed_out = true; Err(()) }
+            _ = req.cancel.cancelled() => { cancelled = true; Err(()) }
+        };
+        let (out, err, status) = match stop {
+            Ok(r) => r,
+            Err(()) => {
+                if let Some(&p) = pgid.get() {
+                    self.kill_remote(&session, p).await;
+                }
+                match tokio::time::timeout(Duration::from_secs(5), &mut work).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        return Ok(ExecOutput {
+                            exit_code: None,
+                            duration: started.elapsed(),
+                            timed_out,
+                            cancelled,
+                            ..Default::default()
+                        })
+                    }
+                }
+            }
+        };
+        let lost = |reason: String| TransportError::Disconnected {
+            host: host.clone(),
+            reason,
+        };
+        let status = match status {
+            Ok(s) => Some(s),
+            Err(e) if timed_out || cancelled => {
+                let _ = e;
+                None
+            }
+            Err(e) => {
+                if session.check().await.is_err() {
+                    self.forget(&session).await;
+                }
+                return Err(lost(error_text(&e)));
+            }
+        };
+        let stdout = out.map_err(|e| lost(e.to_string()))?;
+        let stderr = err.map_err(|e| lost(e.to_string()))?;
+        if status.is_some() && pgid.get().is_none() && !timed_out && !cancelled {
+            // The wrapper always reports first; silence means the channel died.
+            if session.check().await.is_err() {
+                self.forget(&session).await;
+                return Err(lost(
+                    "the command ended without output from the shell".into(),
+                ));
+            }
+        }
+        Ok(ExecOutput {
+            exit_code: if timed_out || cancelled {
+                None
+            } else {
+                status.and_then(|s| s.code())
+            },
+            stdout,
+            stderr,
+            duration: started.elapsed(),
+            timed_out,
+            cancelled,
+        })
+    }
+
+    async fn close(&self) {
+        let session = self.session.lock().await.take();
+        if let Some(s) = session {
+            if let Ok(s) = Arc::try_unwrap(s) {
+                let _ = tokio::time::timeout(Duration::from_secs(5), s.close()).await;
+            }
+        }
+    }
+}
