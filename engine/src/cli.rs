@@ -176,6 +176,9 @@ pub struct RunArgs {
     /// Path of a pre-installed remote agent on the hosts.
     #[arg(long, value_name = "PATH")]
     pub agent_path: Option<String>,
+    /// Directory on hosts where the agent is installed (default ~/.cache/runbook).
+    #[arg(long, value_name = "DIR")]
+    pub agent_dir: Option<String>,
     /// Run only shard I of N of the hosts (`I/N`, 1-based).
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,

@@ -117,9 +117,11 @@ pub fn parse(
                             })?)
                         }
                         Some("vars") => h.vars.extend(vars_of(Some(v)).map_err(err)?),
-                        Some(other) => return Err(err(format!(
+                        Some(other) => {
+                            return Err(err(format!(
                             "host `{name}`: unknown key `{other}` (use address, user, port, vars)"
-                        ))),
+                        )))
+                        }
                         None => return Err(err(format!("host `{name}`: keys must be strings"))),
                     }
                 }

@@ -16,6 +16,7 @@ use super::{exit, load_runbook};
 use crate::audit::writer::AuditWriter;
 use crate::cli::{FailOn, OutputFormat, RunArgs};
 use crate::diagnostic::did_you_mean;
+use crate::exec::agent::{AgentBinary, AgentSource};
 use crate::exec::approve::{ApproveAll, Approver, AskTerminal, RefuseAll};
 use crate::exec::events::{Event, EventSink};
 use crate::exec::{ExecOptions, Executor, HostOutcome, HostSpec, HostStatus};
@@ -217,6 +218,25 @@ fn local_agent() -> String {
         .unwrap_or_else(|| "runbook-agent".into())
 }
 
+/// Where remote probes get the agent from.
+fn agent_source(args: &RunArgs) -> AgentSource {
+    if let Some(p) = &args.agent_path {
+        return AgentSource::Preinstalled(p.clone());
+    }
+    match AgentBinary::find() {
+        Some(path) => match AgentBinary::load(&path) {
+            Ok(binary) => AgentSource::Ship {
+                binary: Arc::new(binary),
+                dir: args.agent_dir.clone(),
+            },
+            Err(e) => AgentSource::Missing(format!("cannot read the agent binary {}: {e}", path.display())),
+        },
+        None => AgentSource::Missing(
+            "no runbook-agent binary next to runbook (build it with `cargo build -p runbook-agent`, set RUNBOOK_AGENT_BINARY, or pass --agent-path)".into(),
+        ),
+    }
+}
+
 /// `runbook run`.
 pub(crate) fn run(args: RunArgs, color: bool) -> u8 {
     let resolved = match resolve(&args, color, true) {
@@ -332,10 +352,7 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
         dry_run: args.dry_run,
         forks: args.forks as usize,
         deadline: args.deadline,
-        agent_command: args
-            .agent_path
-            .clone()
-            .unwrap_or_else(|| "runbook-agent".into()),
+        agent: agent_source(&args),
         local_agent_command: local_agent(),
         ..ExecOptions::default()
     };
@@ -416,7 +433,10 @@ fn exit_code(outcomes: &[HostOutcome], interrupted: bool, fail_on: Option<FailOn
 fn watch_signals(
     cancel: CancellationToken,
     events: EventSink,
-) -> (Arc<std::sync::atomic::AtomicBool>, tokio::task::JoinHandle<()>) {
+) -> (
+    Arc<std::sync::atomic::AtomicBool>,
+    tokio::task::JoinHandle<()>,
+) {
     use tokio::signal::unix::{signal, SignalKind};
     let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let seen = flag.clone();

@@ -64,6 +64,19 @@ pub enum Event {
         /// Message.
         error: String,
     },
+    /// The remote agent was installed on a machine.
+    AgentInstalled {
+        /// Host the run is for.
+        host: String,
+        /// Machine.
+        target: String,
+        /// Path there.
+        path: String,
+        /// SHA-256 of the binary.
+        sha256: String,
+        /// A file with the wrong hash was there and was replaced.
+        replaced_altered: bool,
+    },
     /// A step began (one event per attempt).
     StepStarted {
         /// Host.

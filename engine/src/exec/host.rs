@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use super::agent::{self, AgentSource, Installed};
 use super::approve::Approval;
 use super::events::{Event, OutputRecord};
 use super::result::{ConclusionRecord, Evidence, StepResult};
@@ -149,6 +150,7 @@ pub(crate) async fn run_host(
     let walker = Walker {
         cancel: shared.cancel.child_token(),
         pool: Mutex::new(HashMap::new()),
+        agents: Mutex::new(HashMap::new()),
         host_value: Value::from_serialize(serde_json::json!({
             "name": host.name,
             "address": host.destination.address,
@@ -178,6 +180,7 @@ struct Walker {
     host: HostSpec,
     host_value: Value,
     pool: Mutex<HashMap<Destination, Arc<dyn Transport>>>,
+    agents: Mutex<HashMap<TargetRef, String>>,
     cancel: CancellationToken,
 }
 
@@ -700,10 +703,9 @@ impl Walker {
                             }
                         }
                     }
-                    let agent = if self.destination_is_local(step.on) {
-                        &self.shared.options.local_agent_command
-                    } else {
-                        &self.shared.options.agent_command
+                    let agent = match self.agent_for(rb, step.on, &ctx, &cancel).await {
+                        Ok(a) => a,
+                        Err(e) => return failed(e),
                     };
                     let mut command = format!("{agent} probe {}", quote(name));
                     for a in &rendered {
@@ -771,6 +773,46 @@ impl Walker {
             }
         }
         .boxed()
+    }
+
+    /// The agent command on the machine a probe runs on, installing the
+    /// agent there first when it is shipped.
+    async fn agent_for(
+        &self,
+        rb: &Runbook,
+        on: TargetRef,
+        ctx: &Value,
+        cancel: &CancellationToken,
+    ) -> Result<String, String> {
+        if self.destination_is_local(on) {
+            return Ok(quote(&self.shared.options.local_agent_command));
+        }
+        let (binary, dir) = match &self.shared.options.agent {
+            AgentSource::Preinstalled(p) => return Ok(quote(p)),
+            AgentSource::Missing(why) => return Err(why.clone()),
+            AgentSource::Ship { binary, dir } => (binary.clone(), dir.clone()),
+        };
+        let mut agents = self.agents.lock().await;
+        if let Some(path) = agents.get(&on) {
+            return Ok(quote(path));
+        }
+        let (transport, target) = self
+            .transport(rb, on, ctx)
+            .await
+            .map_err(|e| e.to_string())?;
+        let installed = agent::ensure(transport.as_ref(), &binary, dir.as_deref(), cancel).await?;
+        if let Installed::Uploaded { path, replaced } = &installed {
+            self.emit(Event::AgentInstalled {
+                host: self.host.name.clone(),
+                target,
+                path: path.clone(),
+                sha256: binary.sha256.clone(),
+                replaced_altered: *replaced,
+            });
+        }
+        let path = installed.path().to_string();
+        agents.insert(on, path.clone());
+        Ok(quote(&path))
     }
 
     fn destination_is_local(&self, on: TargetRef) -> bool {
@@ -843,6 +885,7 @@ impl Walker {
                 timeout: step.timeout,
                 output_limit: self.shared.options.output_limit,
                 cancel: cancel.clone(),
+                stdin: None,
             };
             let (error, retryable, output) = match transport.exec(request).await {
                 Ok(o) if o.cancelled => (

@@ -4,6 +4,7 @@
 //! `on_failure`, retries, timeouts, captures, calls — emitting an event at
 //! every step and decision.
 
+pub mod agent;
 pub mod approve;
 pub mod display;
 pub mod events;
@@ -57,8 +58,8 @@ pub struct ExecOptions {
     pub output_limit: usize,
     /// Bytes of each output stream written to records.
     pub record_limit: usize,
-    /// Remote agent command (path on the host).
-    pub agent_command: String,
+    /// How probes find the agent on remote machines.
+    pub agent: agent::AgentSource,
     /// Agent command on this machine (for `local` steps).
     pub local_agent_command: String,
     /// Write one syslog line per step on remote hosts (`logger`).
@@ -75,7 +76,7 @@ impl Default for ExecOptions {
             deadline: None,
             output_limit: 1 << 20,
             record_limit: 16 << 10,
-            agent_command: "runbook-agent".into(),
+            agent: agent::AgentSource::Preinstalled("runbook-agent".into()),
             local_agent_command: "runbook-agent".into(),
             remote_log: true,
         }

@@ -37,7 +37,11 @@ impl Transport for LocalTransport {
             .arg("-c")
             .arg(&req.command)
             .envs(req.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
+            .stdin(if req.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
@@ -48,6 +52,7 @@ impl Transport for LocalTransport {
                 reason: e.to_string(),
             })?;
         let pgid = child.id().unwrap_or(0);
+        let feed = super::feed_stdin(child.stdin.take(), req.stdin.clone());
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
         let limit = req.output_limit;
@@ -64,7 +69,7 @@ impl Transport for LocalTransport {
                     None => Ok(Default::default()),
                 }
             };
-            let (out, err) = tokio::join!(out, err);
+            let (out, err, _) = tokio::join!(out, err, feed);
             let status = child.wait().await;
             (out, err, status)
         };

@@ -59,6 +59,28 @@ pub struct ExecRequest {
     pub output_limit: usize,
     /// Cancelled on interruption: kill the command and return.
     pub cancel: CancellationToken,
+    /// Bytes fed to the command's stdin (closed after them); `None`: no stdin.
+    pub stdin: Option<Arc<[u8]>>,
+}
+
+impl ExecRequest {
+    /// A request for `command` with the usual limits and no stdin.
+    pub fn new(
+        step_id: &str,
+        command: String,
+        timeout: Duration,
+        cancel: CancellationToken,
+    ) -> Self {
+        ExecRequest {
+            step_id: step_id.to_string(),
+            command,
+            env: Vec::new(),
+            timeout,
+            output_limit: 1 << 20,
+            cancel,
+            stdin: None,
+        }
+    }
 }
 
 /// How a command ended.
@@ -188,5 +210,18 @@ impl Connector for DefaultConnector {
                 ssh::SshTransport::connect(destination, &self.ssh).await?,
             ))
         }
+    }
+}
+
+/// Writes `data` to a child's stdin and closes it (errors ignored: a
+/// command that exits early simply did not want the rest).
+pub(crate) async fn feed_stdin<W: tokio::io::AsyncWrite + Unpin>(
+    stdin: Option<W>,
+    data: Option<Arc<[u8]>>,
+) {
+    use tokio::io::AsyncWriteExt;
+    if let (Some(mut w), Some(data)) = (stdin, data) {
+        let _ = w.write_all(&data).await;
+        let _ = w.shutdown().await;
     }
 }

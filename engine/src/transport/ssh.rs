@@ -185,7 +185,11 @@ impl Transport for SshTransport {
         let wrapped = wrap_command(&req.command, &req.env);
         let spawned = session
             .raw_command(&wrapped)
-            .stdin(Stdio::null())
+            .stdin(if req.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -207,6 +211,7 @@ impl Transport for SshTransport {
         };
         let stdout = child.stdout().take();
         let stderr = child.stderr().take();
+        let feed = super::feed_stdin(child.stdin().take(), req.stdin.clone());
         let limit = req.output_limit;
         let pgid: Arc<OnceLock<i32>> = Arc::new(OnceLock::new());
         let pgid_writer = pgid.clone();
@@ -228,7 +233,7 @@ impl Transport for SshTransport {
                     None => Ok(Default::default()),
                 }
             };
-            let (out, err) = tokio::join!(out, err);
+            let (out, err, _) = tokio::join!(out, err, feed);
             let status = child.wait().await;
             (out, err, status)
         };

@@ -174,7 +174,13 @@ fn check_name(cx: &mut Context<'_>, raw: &RawRunbook) {
             .help("use lowercase letters, digits, `-` and `_`, e.g. `node-not-ready`"),
         );
     }
-    if raw.summary.as_deref().map(str::trim).unwrap_or("").is_empty() {
+    if raw
+        .summary
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or("")
+        .is_empty()
+    {
         let span = cx.locate.top_key("runbook");
         cx.push(
             Diagnostic::warning("no-summary", "runbook has no `summary`")
