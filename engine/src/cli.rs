@@ -51,6 +51,40 @@ pub enum Command {
     Plan(RunArgs),
     /// Run a runbook on one host, several, or the local machine.
     Run(RunArgs),
+    /// Run runbook scenario tests (`*.test.yaml`) against recorded outputs.
+    Test(TestArgs),
+}
+
+/// `runbook test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Test files or folders (default: the search path).
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TestFormat::Human)]
+    pub format: TestFormat,
+    /// Fail when some conclusion of a tested runbook is reached by no scenario.
+    #[arg(long)]
+    pub require_conclusions: bool,
+    /// Instead of testing: turn a recorded run (audit file or run id) into a scenario file on stdout.
+    #[arg(long, value_name = "AUDIT_FILE|RUN_ID")]
+    pub record: Option<String>,
+    /// Audit directory to look up a run id in.
+    #[arg(long, env = "RUNBOOK_AUDIT_DIR", value_name = "DIR")]
+    pub audit_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub library: LibraryArgs,
+}
+
+/// Output formats of `runbook test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestFormat {
+    /// Test-runner text.
+    Human,
+    /// One JSON document (`type: runbook.test`).
+    Json,
+    /// GitHub Actions annotations plus the text.
+    Github,
 }
 
 /// Where runbooks are found.

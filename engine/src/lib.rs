@@ -19,6 +19,7 @@ pub mod parse;
 pub mod plan;
 pub mod redact;
 pub mod render;
+pub mod scenario;
 pub mod source;
 pub mod transport;
 pub mod validate;

@@ -290,7 +290,7 @@ impl CallResolver for LibraryResolver<'_> {
     fn resolve(&self, name: &str) -> Result<Arc<Runbook>, String> {
         let path = self.locate(name)?;
         let key = path.display().to_string();
-        if self.stack.borrow().iter().any(|p| *p == key) {
+        if self.stack.borrow().contains(&key) {
             let chain = self
                 .stack
                 .borrow()

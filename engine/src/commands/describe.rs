@@ -30,7 +30,7 @@ pub(crate) fn list(args: &LibraryArgs) -> u8 {
             Ok(loaded) => loaded.runbook.summary.clone(),
             Err(_) => "(invalid: run `runbook validate` on it)".to_string(),
         };
-        println!("{:width$}  {summary}", entry.name);
+        outln!("{:width$}  {summary}", entry.name);
     }
     exit::OK
 }
@@ -39,7 +39,7 @@ pub(crate) fn show(args: &NamedArgs, color: bool) -> u8 {
     let library = Library::new(&args.library.runbooks);
     match load_runbook(&library, &args.name, color) {
         Ok(loaded) => {
-            print!("{}", describe(&loaded.runbook));
+            out!("{}", describe(&loaded.runbook));
             exit::OK
         }
         Err(code) => code,
@@ -63,7 +63,7 @@ pub(crate) fn schema(args: &SchemaArgs) -> u8 {
             }
         },
         None => {
-            print!("{text}");
+            out!("{text}");
             exit::OK
         }
     }

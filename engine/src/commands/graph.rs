@@ -14,7 +14,7 @@ pub(crate) fn run(args: &GraphArgs, color: bool) -> u8 {
                 GraphFormat::Dot => dot(&loaded.runbook),
                 GraphFormat::Mermaid => mermaid(&loaded.runbook, &[]),
             };
-            print!("{text}");
+            out!("{text}");
             exit::OK
         }
         Err(code) => code,

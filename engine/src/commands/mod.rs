@@ -1,12 +1,24 @@
 //! What each subcommand does, as thin glue over the library modules. Also
 //! the exit-code table (documented in ARCHITECTURE.md).
 
+/// `print!` that stops quietly when stdout is closed (`runbook … | head`).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::commands::write_stdout(&format!($($arg)*)) };
+}
+
+/// `println!` that stops quietly when stdout is closed.
+macro_rules! outln {
+    () => { $crate::commands::write_stdout("\n") };
+    ($($arg:tt)*) => { $crate::commands::write_stdout(&(format!($($arg)*) + "\n")) };
+}
+
 mod describe;
 mod graph;
 mod plan;
 mod progress;
 mod run;
 mod summary;
+mod test;
 mod validate;
 
 use std::io::IsTerminal;
@@ -49,8 +61,23 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Schema(args) => describe::schema(&args),
         Command::Plan(args) => plan::run(&args, color),
         Command::Run(args) => run::run(args, color),
+        Command::Test(args) => test::run(&args),
     };
     ExitCode::from(code)
+}
+
+/// Writes to stdout; a closed pipe ends the process quietly (exit 0, like
+/// other Unix tools), any other error is reported once.
+pub(crate) fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(exit::FAILED.into());
+    }
 }
 
 fn init_logging(verbose: u8) {

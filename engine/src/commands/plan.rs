@@ -45,7 +45,7 @@ pub(crate) fn run(args: &RunArgs, color: bool) -> u8 {
         run: run_value,
         ..Default::default()
     };
-    print!("{}", render_plan(rb, &scope, resolved.hosts.len()));
+    out!("{}", render_plan(rb, &scope, resolved.hosts.len()));
     exit::OK
 }
 

@@ -197,7 +197,7 @@ async fn live_view(mut events: mpsc::UnboundedReceiver<Arc<Value>>, hosts: usize
             }
             "approval_asked" => {
                 // The prompt needs the terminal to itself.
-                let _ = multi.suspend(|| ());
+                multi.suspend(|| ());
             }
             _ => {}
         }

@@ -395,7 +395,7 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
         OutputFormat::Human => summary::human(&runbook, &outcomes, &run_id, &audit_path, color),
         OutputFormat::Json => summary::json(&runbook, &outcomes, &run_id, &audit_path, code),
     };
-    print!("{}", redactor.redact(&text));
+    out!("{}", redactor.redact(&text));
     if let Err(e) = audit_result {
         eprintln!("error: {e}");
         return exit::FAILED.max(code);

@@ -46,8 +46,8 @@ pub(crate) fn run(args: &ValidateArgs, color: bool) -> u8 {
         .collect();
     match args.format {
         DiagnosticFormat::Human => {
-            print!("{}", render(&with_problems, args.format, color));
-            println!(
+            out!("{}", render(&with_problems, args.format, color));
+            outln!(
                 "checked {} runbook{}: {errors} error{}, {warnings} warning{}",
                 files.len(),
                 plural(files.len()),
@@ -56,9 +56,9 @@ pub(crate) fn run(args: &ValidateArgs, color: bool) -> u8 {
             );
         }
         DiagnosticFormat::Json | DiagnosticFormat::Sarif => {
-            print!("{}", render(&results, args.format, false))
+            out!("{}", render(&results, args.format, false))
         }
-        DiagnosticFormat::Github => print!("{}", render(&with_problems, args.format, false)),
+        DiagnosticFormat::Github => out!("{}", render(&with_problems, args.format, false)),
     }
     if errors > 0 || (args.deny_warnings && warnings > 0) {
         exit::FAILED

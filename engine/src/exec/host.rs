@@ -126,7 +126,7 @@ struct Walk {
 
 enum StepOutcome {
     Done {
-        result: StepResult,
+        result: Box<StepResult>,
         command: Option<String>,
         called: Vec<ConclusionRecord>,
     },
@@ -420,7 +420,7 @@ impl Walker {
                         });
                         scope.set_step(&step.id, value.clone());
                         let failed = result.error.clone();
-                        commands.insert(i, (command, result));
+                        commands.insert(i, (command, *result));
                         if let Some(err) = failed {
                             match step.on_failure {
                                 Some(f) => {
@@ -633,11 +633,11 @@ impl Walker {
             let rb = &prepared.runbook;
             let step = &rb.steps[i];
             let failed = |msg: String| StepOutcome::Done {
-                result: StepResult {
+                result: Box::new(StepResult {
                     error: Some(msg),
                     attempts: 1,
                     ..Default::default()
-                },
+                }),
                 command: None,
                 called: Vec::new(),
             };
@@ -688,7 +688,7 @@ impl Walker {
                         parse_json(&mut result);
                     }
                     StepOutcome::Done {
-                        result,
+                        result: Box::new(result),
                         command: Some(command),
                         called: Vec::new(),
                     }
@@ -717,7 +717,7 @@ impl Walker {
                         read_probe(&mut result, name);
                     }
                     StepOutcome::Done {
-                        result,
+                        result: Box::new(result),
                         command: Some(command),
                         called: Vec::new(),
                     }
@@ -762,7 +762,7 @@ impl Walker {
                         End::Deadline => result.error = Some("the run's --deadline passed".into()),
                     }
                     StepOutcome::Done {
-                        result,
+                        result: Box::new(result),
                         command: None,
                         called: walk.conclusions,
                     }
@@ -939,7 +939,11 @@ impl Walker {
             error: error.to_string(),
             delay_ms: delay.as_millis() as u64,
         });
-        let wait = *delay;
+        let wait = if self.shared.options.no_retry_delay {
+            Duration::ZERO
+        } else {
+            *delay
+        };
         *delay = (*delay * 2).min(Duration::from_secs(30));
         tokio::select! {
             _ = tokio::time::sleep(wait) => true,

@@ -64,6 +64,8 @@ pub struct ExecOptions {
     pub local_agent_command: String,
     /// Write one syslog line per step on remote hosts (`logger`).
     pub remote_log: bool,
+    /// Retry at once instead of backing off (recorded-output runs).
+    pub no_retry_delay: bool,
 }
 
 impl Default for ExecOptions {
@@ -75,10 +77,11 @@ impl Default for ExecOptions {
             forks: 50,
             deadline: None,
             output_limit: 1 << 20,
-            record_limit: 16 << 10,
+            record_limit: 64 << 10,
             agent: agent::AgentSource::Preinstalled("runbook-agent".into()),
             local_agent_command: "runbook-agent".into(),
             remote_log: true,
+            no_retry_delay: false,
         }
     }
 }

@@ -130,37 +130,6 @@ pub async fn read_bounded<R: AsyncRead + Unpin>(
     Ok(collector.finish())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_output_is_kept_whole() {
-        let c = Captured::from_bytes(b"hello\n", 100);
-        assert!(!c.truncated);
-        assert_eq!(c.text(), "hello\n");
-        assert_eq!(c.bytes, 6);
-    }
-
-    #[test]
-    fn long_output_keeps_head_and_tail_and_hashes_everything() {
-        let data: Vec<u8> = (0..10_000u32)
-            .flat_map(|i| format!("{i}\n").into_bytes())
-            .collect();
-        let mut col = Collector::new(100);
-        for chunk in data.chunks(7) {
-            col.push(chunk);
-        }
-        let c = col.finish();
-        assert!(c.truncated);
-        assert_eq!(c.head.len() + c.tail.len(), 100);
-        assert!(c.head.starts_with(b"0\n1\n2\n"));
-        assert!(c.tail.ends_with(b"9998\n9999\n"));
-        assert_eq!(c.sha256, hex::encode(Sha256::digest(&data)));
-        assert_eq!(c.bytes, data.len() as u64);
-    }
-}
-
 /// Reads a wrapped command's stderr: the first line reports the process
 /// group (see [`super::wrap`]); it is handed to `on_pid` and not kept.
 pub async fn read_stderr_with_pid<R: AsyncRead + Unpin>(
@@ -195,4 +164,35 @@ pub async fn read_stderr_with_pid<R: AsyncRead + Unpin>(
         collector.push(&buf[..n]);
     }
     Ok(collector.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_output_is_kept_whole() {
+        let c = Captured::from_bytes(b"hello\n", 100);
+        assert!(!c.truncated);
+        assert_eq!(c.text(), "hello\n");
+        assert_eq!(c.bytes, 6);
+    }
+
+    #[test]
+    fn long_output_keeps_head_and_tail_and_hashes_everything() {
+        let data: Vec<u8> = (0..10_000u32)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
+        let mut col = Collector::new(100);
+        for chunk in data.chunks(7) {
+            col.push(chunk);
+        }
+        let c = col.finish();
+        assert!(c.truncated);
+        assert_eq!(c.head.len() + c.tail.len(), 100);
+        assert!(c.head.starts_with(b"0\n1\n2\n"));
+        assert!(c.tail.ends_with(b"9998\n9999\n"));
+        assert_eq!(c.sha256, hex::encode(Sha256::digest(&data)));
+        assert_eq!(c.bytes, data.len() as u64);
+    }
 }

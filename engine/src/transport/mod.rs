@@ -4,6 +4,7 @@
 
 pub mod capture;
 pub mod local;
+pub mod replay;
 pub mod ssh;
 mod wrap;
 

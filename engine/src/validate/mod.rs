@@ -37,7 +37,7 @@ pub const PROBES: [&str; 8] = [
 
 /// More steps than this are refused: no troubleshooting DAG needs them,
 /// and the flow checks grow with the square of the step count.
-pub const MAX_STEPS: usize = 1000;
+pub const MAX_STEPS: usize = 10_000;
 
 /// Step timeout when neither the step nor `defaults` sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,1 +1,13 @@
+//! The `cli` test binary: runs the real `runbook` binary on runbooks
+//! written to temporary folders or kept in `tests/`, one file per feature.
 
+mod support;
+
+mod invalid_runbooks;
+mod parse_never_panics;
+mod valid_runbooks;
+mod validate_collects_every_problem;
+mod validate_exit_codes;
+mod validate_folders;
+mod validate_formats;
+mod validate_limits;
