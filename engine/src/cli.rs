@@ -53,6 +53,21 @@ pub enum Command {
     Run(RunArgs),
     /// Run runbook scenario tests (`*.test.yaml`) against recorded outputs.
     Test(TestArgs),
+    /// Create a new runbook and its scenario test file.
+    New(NewArgs),
+}
+
+/// `runbook new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Name of the runbook (lowercase words joined by `-`).
+    pub name: String,
+    /// Directory to create it in.
+    #[arg(long, default_value = "runbooks")]
+    pub dir: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `runbook test`.

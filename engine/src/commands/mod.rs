@@ -14,6 +14,7 @@ macro_rules! outln {
 
 mod describe;
 mod graph;
+mod new;
 mod plan;
 mod progress;
 mod run;
@@ -62,6 +63,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Plan(args) => plan::run(&args, color),
         Command::Run(args) => run::run(args, color),
         Command::Test(args) => test::run(&args),
+        Command::New(args) => new::run(&args),
     };
     ExitCode::from(code)
 }
