@@ -55,6 +55,95 @@ pub enum Command {
     Test(TestArgs),
     /// Create a new runbook and its scenario test file.
     New(NewArgs),
+    /// Read, check and list audit trails.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Write an incident report (Markdown or self-contained HTML) for a run.
+    Report(ReportArgs),
+    /// Re-run a recorded run's decisions with today's runbook, touching no host.
+    Replay(ReplayArgs),
+}
+
+/// Where audit files are.
+#[derive(Debug, Clone, Args)]
+pub struct AuditDirArgs {
+    /// Audit directory (repeat to read several, e.g. one per shard); default
+    /// $RUNBOOK_AUDIT_DIR, else $XDG_STATE_HOME/runbook/audit.
+    #[arg(long = "audit-dir", value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+}
+
+/// `runbook audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check an audit file's hash chain and seal; name the first bad line.
+    Verify {
+        /// Audit file or run id.
+        run: String,
+        #[command(flatten)]
+        dirs: AuditDirArgs,
+    },
+    /// List recorded runs, newest first.
+    List {
+        /// Only runs on this host.
+        #[arg(long)]
+        host: Option<String>,
+        /// Only runs of this runbook.
+        #[arg(long)]
+        runbook: Option<String>,
+        /// Only runs started within this long, e.g. `1d`, `2h`.
+        #[arg(long, value_parser = parse_duration)]
+        since: Option<std::time::Duration>,
+        #[command(flatten)]
+        dirs: AuditDirArgs,
+    },
+    /// Show a run as a readable timeline.
+    Show {
+        /// Audit file or run id.
+        run: String,
+        #[command(flatten)]
+        dirs: AuditDirArgs,
+    },
+}
+
+/// `runbook report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Audit file or run id.
+    pub run: String,
+    /// Format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+    pub format: ReportFormat,
+    /// Write to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub dirs: AuditDirArgs,
+    #[command(flatten)]
+    pub library: LibraryArgs,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown with a Mermaid diagram.
+    Md,
+    /// One self-contained HTML file with an inline SVG diagram.
+    Html,
+}
+
+/// `runbook replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Audit file or run id.
+    pub run: String,
+    /// The runbook to replay with (default: the recorded runbook's name on the search path).
+    #[arg(long, value_name = "NAME|FILE")]
+    pub runbook: Option<String>,
+    #[command(flatten)]
+    pub dirs: AuditDirArgs,
+    #[command(flatten)]
+    pub library: LibraryArgs,
 }
 
 /// `runbook new`.

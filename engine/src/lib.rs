@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod diagnostic;
 pub mod exec;
+pub mod graph;
 pub mod inventory;
 pub mod library;
 pub mod model;

@@ -3,6 +3,8 @@
 //! `run_finished` event seals it. `verify` finds the first line that was
 //! changed, removed, reordered or appended after the seal.
 
+pub mod read;
+pub mod report;
 pub mod verify;
 pub mod writer;
 

@@ -12,11 +12,13 @@ macro_rules! outln {
     ($($arg:tt)*) => { $crate::commands::write_stdout(&(format!($($arg)*) + "\n")) };
 }
 
+mod audit;
 mod describe;
 mod graph;
 mod new;
 mod plan;
 mod progress;
+mod report;
 mod run;
 mod summary;
 mod test;
@@ -64,6 +66,9 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Run(args) => run::run(args, color),
         Command::Test(args) => test::run(&args),
         Command::New(args) => new::run(&args),
+        Command::Audit(cmd) => audit::run(&cmd),
+        Command::Report(args) => report::report(&args),
+        Command::Replay(args) => report::replay(&args),
     };
     ExitCode::from(code)
 }

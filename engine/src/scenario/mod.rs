@@ -10,4 +10,4 @@ pub mod record;
 pub mod runner;
 
 pub use format::{Expect, RecordedAttempt, Scenario, StepRecording, TestFile};
-pub use runner::{run_file, FileReport, ScenarioReport};
+pub use runner::{run_file, run_scenarios, FileReport, ScenarioReport};

@@ -1,7 +1,7 @@
 //! Running scenario files: load the runbook, replay each scenario's
 //! recordings through the real executor, compare with what it expects.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -78,12 +78,27 @@ pub async fn run_file(path: &Path, library: &Library) -> FileReport {
         }
     };
     report.runbook = Some(runbook.clone());
-    for scenario in &file.scenarios {
-        let (result, events) = run_scenario(&runbook, &file, scenario, base).await;
-        report.scenarios.push(result);
-        report.events.extend(events);
-    }
+    let (scenarios, events) = run_scenarios(&runbook, &file, base).await;
+    report.scenarios = scenarios;
+    report.events = events;
     report
+}
+
+/// Runs every scenario of `file` against `runbook` (paths in recordings
+/// are relative to `base`).
+pub async fn run_scenarios(
+    runbook: &Arc<Runbook>,
+    file: &TestFile,
+    base: &Path,
+) -> (Vec<ScenarioReport>, Vec<Arc<serde_json::Value>>) {
+    let mut reports = Vec::new();
+    let mut all_events = Vec::new();
+    for scenario in &file.scenarios {
+        let (result, events) = run_scenario(runbook, file, scenario, base).await;
+        reports.push(result);
+        all_events.extend(events);
+    }
+    (reports, all_events)
 }
 
 fn load_test_file(path: &Path) -> Result<TestFile, String> {
@@ -392,6 +407,5 @@ async fn run_scenario(
     }
     report.passed = report.failures.is_empty();
     report.duration_ms = started.elapsed().as_millis() as u64;
-    let _: BTreeMap<(), ()> = BTreeMap::new();
     (report, collected)
 }
