@@ -3,6 +3,7 @@
 
 mod support;
 
+mod audit_trail;
 mod invalid_runbooks;
 mod parse_never_panics;
 mod valid_runbooks;
