@@ -12,3 +12,4 @@ mod validate_exit_codes;
 mod validate_folders;
 mod validate_formats;
 mod validate_limits;
+mod schema;
