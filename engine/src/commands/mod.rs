@@ -63,7 +63,10 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Graph(args) => graph::run(&args, color),
         Command::Schema(args) => describe::schema(&args),
         Command::Plan(args) => plan::run(&args, color),
-        Command::Run(args) => run::run(args, color),
+        Command::Run(args) => {
+            raise_fd_limit();
+            run::run(args, color)
+        }
         Command::Test(args) => test::run(&args),
         Command::New(args) => new::run(&args),
         Command::Audit(cmd) => audit::run(&cmd),
@@ -84,6 +87,20 @@ pub(crate) fn write_stdout(text: &str) {
         }
         eprintln!("error: cannot write to stdout: {e}");
         std::process::exit(exit::FAILED.into());
+    }
+}
+
+/// A fleet run holds a connection (and its control socket) per host in
+/// flight: lift the soft open-file limit to the hard one so `--forks`, not
+/// the default 1024, is what bounds it.
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::debug!("cannot raise the open-file limit from {soft} to {hard}: {e}");
+            }
+        }
     }
 }
 
