@@ -4,12 +4,13 @@
 mod support;
 
 mod audit_trail;
+mod fuzz_templates_and_inventory;
 mod invalid_runbooks;
 mod parse_never_panics;
+mod schema;
 mod valid_runbooks;
 mod validate_collects_every_problem;
 mod validate_exit_codes;
 mod validate_folders;
 mod validate_formats;
 mod validate_limits;
-mod schema;

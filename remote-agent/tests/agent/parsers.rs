@@ -66,15 +66,30 @@ fn noise(rng: &mut Rng) -> String {
 }
 
 /// Runs `f` on mutations of every sample and on noise.
+/// Rounds per sample: `PROPTEST_CASES` (as `scripts/fuzz.sh` sets it for
+/// long runs), default 2000; the seed varies with `FUZZ_SEED`.
+fn rounds() -> (usize, u64) {
+    let n = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let seed = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x9E37_79B9_7F4A_7C15);
+    (n, seed)
+}
+
 fn hammer(samples: &[&str], mut f: impl FnMut(&str)) {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let (n, seed) = rounds();
+    let mut rng = Rng(seed | 1);
     for s in samples {
         f(s);
-        for _ in 0..2000 {
+        for _ in 0..n {
             f(&mutate(&mut rng, s));
         }
     }
-    for _ in 0..2000 {
+    for _ in 0..n {
         f(&noise(&mut rng));
     }
 }
