@@ -4,6 +4,7 @@
 mod support;
 
 mod audit_trail;
+mod examples;
 mod fuzz_templates_and_inventory;
 mod invalid_runbooks;
 mod parse_never_panics;

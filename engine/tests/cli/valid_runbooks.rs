@@ -31,7 +31,7 @@ fn each_valid_runbook_validates_clean_on_its_own() {
 #[test]
 fn shipped_runbooks_and_examples_validate_clean() {
     let workspace = fixtures().parent().unwrap().to_path_buf();
-    for dir in ["runbooks", "examples"] {
+    for dir in ["runbooks", "examples/runbooks"] {
         let dir = workspace.join(dir);
         if runbook_engine::library::runbook_files(&dir).is_empty() {
             continue;
