@@ -54,19 +54,7 @@ pub(crate) fn schema(args: &SchemaArgs) -> u8 {
             return exit::INTERNAL;
         }
     };
-    match &args.output {
-        Some(path) => match std::fs::write(path, text) {
-            Ok(()) => exit::OK,
-            Err(e) => {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                exit::FAILED
-            }
-        },
-        None => {
-            out!("{text}");
-            exit::OK
-        }
-    }
+    super::write_output(args.output.as_deref(), &text)
 }
 
 /// Where a step runs, in words.

@@ -145,6 +145,69 @@ pub(crate) fn load_runbook(library: &Library, name: &str, color: bool) -> Result
     }
 }
 
+/// The files a command works on: `paths` as given (folders expanded with
+/// `expand`), or the existing directories of the search path when none is
+/// given. A path that does not exist is a usage error.
+pub(crate) fn collect_files(
+    paths: &[std::path::PathBuf],
+    library: &Library,
+    expand: fn(&std::path::Path) -> Vec<std::path::PathBuf>,
+) -> Result<Vec<std::path::PathBuf>, u8> {
+    let roots: Vec<std::path::PathBuf> = if paths.is_empty() {
+        library
+            .dirs()
+            .iter()
+            .filter(|d| d.is_dir())
+            .cloned()
+            .collect()
+    } else {
+        paths.to_vec()
+    };
+    let mut files = Vec::new();
+    for root in &roots {
+        if root.is_dir() {
+            files.extend(expand(root));
+        } else if root.is_file() {
+            files.push(root.clone());
+        } else {
+            eprintln!("error: {} does not exist", root.display());
+            return Err(exit::USAGE);
+        }
+    }
+    Ok(files)
+}
+
+/// A tokio runtime for the commands that run the executor.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            exit::INTERNAL
+        })
+}
+
+/// Writes `text` to `path`, or to stdout without one.
+pub(crate) fn write_output(path: Option<&std::path::Path>, text: &str) -> u8 {
+    match path {
+        Some(path) => match std::fs::write(path, text) {
+            Ok(()) => {
+                eprintln!("wrote {}", path.display());
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                exit::FAILED
+            }
+        },
+        None => {
+            write_stdout(text);
+            exit::OK
+        }
+    }
+}
+
 /// Counts errors and warnings.
 pub(crate) fn count(files: &[FileDiagnostics]) -> (usize, usize) {
     let mut errors = 0;

@@ -29,22 +29,7 @@ pub(crate) fn report(args: &ReportArgs) -> u8 {
         ReportFormat::Md => markdown(&run, runbook.as_deref()),
         ReportFormat::Html => html(&run, runbook.as_deref()),
     };
-    match &args.output {
-        Some(path) => match std::fs::write(path, text) {
-            Ok(()) => {
-                eprintln!("wrote {}", path.display());
-                exit::OK
-            }
-            Err(e) => {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                exit::FAILED
-            }
-        },
-        None => {
-            out!("{text}");
-            exit::OK
-        }
-    }
+    super::write_output(args.output.as_deref(), &text)
 }
 
 pub(crate) fn replay(args: &ReplayArgs) -> u8 {
@@ -75,15 +60,9 @@ pub(crate) fn replay(args: &ReplayArgs) -> u8 {
         .ok()
         .and_then(|r| r.started()["runbook_sha256"].as_str().map(str::to_string));
     let changed = recorded_sha.as_deref() != Some(runbook.source_sha256.as_str());
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::INTERNAL;
-        }
+        Err(code) => return code,
     };
     let (reports, _) =
         runtime.block_on(run_scenarios(&Arc::clone(&runbook), &file, Path::new(".")));

@@ -20,41 +20,17 @@ pub(crate) fn run(args: &TestArgs) -> u8 {
         return record(what, args.audit_dir.as_deref());
     }
     let library = Library::new(&args.library.runbooks);
-    let roots: Vec<PathBuf> = if args.paths.is_empty() {
-        library
-            .dirs()
-            .iter()
-            .filter(|d| d.is_dir())
-            .cloned()
-            .collect()
-    } else {
-        args.paths.clone()
+    let files = match super::collect_files(&args.paths, &library, test_files) {
+        Ok(f) => f,
+        Err(code) => return code,
     };
-    let mut files = Vec::new();
-    for root in &roots {
-        if root.is_dir() {
-            files.extend(test_files(root));
-        } else if root.is_file() {
-            files.push(root.clone());
-        } else {
-            eprintln!("error: {} does not exist", root.display());
-            return exit::USAGE;
-        }
-    }
     if files.is_empty() {
         eprintln!("error: no scenario files (*.test.yaml) found");
         return exit::USAGE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::INTERNAL;
-        }
+        Err(code) => return code,
     };
     let reports: Vec<FileReport> = runtime.block_on(async {
         let mut out = Vec::new();

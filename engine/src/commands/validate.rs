@@ -9,31 +9,14 @@ use crate::library::{runbook_files, Library};
 
 pub(crate) fn run(args: &ValidateArgs, color: bool) -> u8 {
     let library = Library::new(&args.library.runbooks);
-    let roots: Vec<PathBuf> = if args.paths.is_empty() {
-        library
-            .dirs()
-            .iter()
-            .filter(|d| d.is_dir())
-            .cloned()
-            .collect()
-    } else {
-        args.paths.clone()
+    let files = match super::collect_files(&args.paths, &library, runbook_files) {
+        Ok(f) => f,
+        Err(code) => return code,
     };
-    let mut files = Vec::new();
-    for root in &roots {
-        if root.is_dir() {
-            files.extend(runbook_files(root));
-        } else if root.is_file() {
-            files.push(root.clone());
-        } else {
-            eprintln!("error: {} does not exist", root.display());
-            return exit::USAGE;
-        }
-    }
     if files.is_empty() {
         eprintln!(
             "error: no runbook files (*.yaml, *.yml) found in {}",
-            describe(&roots)
+            describe(&args.paths)
         );
         return exit::USAGE;
     }
