@@ -57,11 +57,8 @@ fn describe(e: &Value) -> Option<String> {
             s(e, "target"),
             e["duration_ms"]
         ),
-        "connection_failed" => format!(
-            "[{host}] cannot connect to {}: {}",
-            s(e, "target"),
-            s(e, "error")
-        ),
+        // The error names the target already ("cannot connect to node-2: …").
+        "connection_failed" => format!("[{host}] {}", s(e, "error")),
         "step_started" if e["attempt"].as_u64().unwrap_or(1) > 1 => {
             format!("[{host}] {step}: attempt {}", e["attempt"])
         }

@@ -22,7 +22,7 @@ use crate::exec::events::{Event, EventSink};
 use crate::exec::{ExecOptions, Executor, HostOutcome, HostSpec, HostStatus};
 use crate::inventory;
 use crate::library::Library;
-use crate::model::{FindingSeverity, Runbook};
+use crate::model::{Action, FindingSeverity, Runbook};
 use crate::redact::Redactor;
 use crate::transport::ssh::SshOptions;
 use crate::transport::{Connector, DefaultConnector, Destination};
@@ -237,6 +237,26 @@ fn agent_source(args: &RunArgs) -> AgentSource {
     }
 }
 
+/// Whether `runbook` or a runbook it calls has a probe step.
+fn uses_probes(runbook: &Runbook) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![runbook];
+    while let Some(rb) = stack.pop() {
+        if !seen.insert(rb.name.as_str()) {
+            continue;
+        }
+        if rb
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Probe { .. }))
+        {
+            return true;
+        }
+        stack.extend(rb.calls.values().map(|c| c.as_ref()));
+    }
+    false
+}
+
 /// `runbook run`.
 pub(crate) fn run(args: RunArgs, color: bool) -> u8 {
     let resolved = match resolve(&args, color, true) {
@@ -352,7 +372,13 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
         dry_run: args.dry_run,
         forks: args.forks as usize,
         deadline: args.deadline,
-        agent: agent_source(&args),
+        // Reading and hashing the agent is only worth it when a probe may
+        // run (it is most of the start-up time of a debug build).
+        agent: if uses_probes(&runbook) {
+            agent_source(&args)
+        } else {
+            AgentSource::Missing("the runbook has no probe steps".into())
+        },
         local_agent_command: local_agent(),
         ..ExecOptions::default()
     };

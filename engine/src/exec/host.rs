@@ -114,6 +114,8 @@ enum End {
     Failed(String),
     Interrupted,
     Deadline,
+    /// The walk that called this one ended early (a `call` step stopped).
+    Stopped,
 }
 
 #[derive(Default)]
@@ -149,7 +151,7 @@ pub(crate) async fn run_host(
     });
     let walker = Walker {
         cancel: shared.cancel.child_token(),
-        pool: Mutex::new(HashMap::new()),
+        pool: Mutex::new(Pool::default()),
         agents: Mutex::new(HashMap::new()),
         host_value: Value::from_serialize(serde_json::json!({
             "name": host.name,
@@ -161,7 +163,7 @@ pub(crate) async fn run_host(
         shared,
     };
     let outcome = walker.run_root(root, given).await;
-    for (_, t) in walker.pool.lock().await.drain() {
+    for (_, t) in walker.pool.lock().await.live.drain() {
         t.close().await;
     }
     let mut outcome = outcome;
@@ -179,9 +181,17 @@ struct Walker {
     shared: Arc<Shared>,
     host: HostSpec,
     host_value: Value,
-    pool: Mutex<HashMap<Destination, Arc<dyn Transport>>>,
+    pool: Mutex<Pool>,
     agents: Mutex<HashMap<TargetRef, String>>,
     cancel: CancellationToken,
+}
+
+/// The connections of one host's walk.
+#[derive(Default)]
+struct Pool {
+    live: HashMap<Destination, Arc<dyn Transport>>,
+    /// The last failed connect per destination, and when it failed.
+    failed: HashMap<Destination, (Instant, TransportError)>,
 }
 
 /// Join/prune bookkeeping of one walk.
@@ -241,7 +251,7 @@ impl Walker {
             Ok((p, _)) => p,
             Err(e) => return HostOutcome::failed(&name, e),
         };
-        let walk = self.walk(prepared, params, 0).await;
+        let walk = self.walk(prepared, params, 0, self.cancel.clone()).await;
         let (status, error) = match walk.end {
             End::Completed if walk.conclusions.is_empty() => (
                 HostStatus::NoConclusion,
@@ -257,6 +267,7 @@ impl Walker {
                 HostStatus::Deadline,
                 Some("the run's --deadline passed".into()),
             ),
+            End::Stopped => (HostStatus::Failed, Some(self.stop_reason())),
         };
         HostOutcome {
             host: name,
@@ -278,6 +289,7 @@ impl Walker {
         prepared: Arc<Prepared>,
         params: BTreeMap<String, Value>,
         depth: usize,
+        parent: CancellationToken,
     ) -> BoxFuture<'_, Walk> {
         async move {
             let rb = prepared.runbook.clone();
@@ -297,7 +309,9 @@ impl Walker {
                 taken: vec![false; rb.steps.len()],
                 ready: vec![0],
             };
-            let walk_cancel = self.cancel.child_token();
+            // A child of the caller's token: when the calling walk stops (a
+            // sibling of the `call` step failed), this one stops too.
+            let walk_cancel = parent.child_token();
             let mut commands: HashMap<usize, (Option<String>, StepResult)> = HashMap::new();
             let mut running: FuturesUnordered<BoxFuture<'_, (usize, StepOutcome)>> = FuturesUnordered::new();
             let host = self.host.name.clone();
@@ -356,10 +370,15 @@ impl Walker {
                         None => std::future::pending().await,
                     }
                 };
+                // Biased: once stopped, an outcome that is ready at the same
+                // time (a step cut short by the stop) must not be taken as
+                // an ordinary failure that could lead on to `on_failure`.
                 let next = tokio::select! {
-                    r = running.next() => r,
+                    biased;
                     _ = self.shared.cancel.cancelled() => { out.end = End::Interrupted; break 'walk; }
+                    _ = walk_cancel.cancelled() => { out.end = End::Stopped; break 'walk; }
                     _ = deadline => { out.end = End::Deadline; break 'walk; }
+                    r = running.next() => r,
                 };
                 let Some((i, outcome)) = next else { break };
                 let step = &rb.steps[i];
@@ -744,7 +763,7 @@ impl Walker {
                         Err(e) => return failed(format!("calling `{runbook}`: {e}")),
                     };
                     let started = Instant::now();
-                    let walk = self.walk(sub, params, depth + 1).await;
+                    let walk = self.walk(sub, params, depth + 1, cancel.clone()).await;
                     let mut result = StepResult {
                         attempts: 1,
                         duration: started.elapsed(),
@@ -760,6 +779,7 @@ impl Walker {
                         End::Failed(e) => result.error = Some(format!("runbook `{runbook}`: {e}")),
                         End::Interrupted => result.error = Some("interrupted".into()),
                         End::Deadline => result.error = Some("the run's --deadline passed".into()),
+                        End::Stopped => result.error = Some(self.stop_reason()),
                     }
                     StepOutcome::Done {
                         result: Box::new(result),
@@ -887,12 +907,9 @@ impl Walker {
                 cancel: cancel.clone(),
                 stdin: None,
             };
+            let attempt_started = Instant::now();
             let (error, retryable, output) = match transport.exec(request).await {
-                Ok(o) if o.cancelled => (
-                    Some("stopped: the run was interrupted".to_string()),
-                    false,
-                    Some(o),
-                ),
+                Ok(o) if o.cancelled => (Some(self.stop_reason()), false, Some(o)),
                 Ok(o) if o.timed_out => (
                     Some(format!(
                         "timed out after {}",
@@ -904,7 +921,15 @@ impl Walker {
                 Ok(o) => (None, false, Some(o)),
                 Err(e) => (Some(e.to_string()), e.is_retryable(), None),
             };
-            last = output.map_or_else(StepResult::default, |o| StepResult::from_output(o, attempt));
+            last = output.map_or_else(
+                // The connection failed under the command: keep how long it
+                // ran, not 0 ms.
+                || StepResult {
+                    duration: attempt_started.elapsed(),
+                    ..Default::default()
+                },
+                |o| StepResult::from_output(o, attempt),
+            );
             last.attempts = attempt;
             match error {
                 None => return last,
@@ -921,6 +946,19 @@ impl Walker {
             }
         }
         last
+    }
+
+    /// Why a running step of this host was stopped: a step is only ever
+    /// cancelled because the run was interrupted, its deadline passed, or
+    /// its walk ended early (another step failed).
+    fn stop_reason(&self) -> String {
+        if self.shared.cancel.is_cancelled() {
+            "stopped: the run was interrupted".into()
+        } else if self.shared.deadline.is_some_and(|d| Instant::now() >= d) {
+            "stopped: the run's --deadline passed".into()
+        } else {
+            "stopped: another step of this host failed".into()
+        }
     }
 
     /// Records a retry and waits; false when interrupted meanwhile.
@@ -985,9 +1023,19 @@ impl Walker {
                 }
             }
         };
+        let waiting_since = Instant::now();
         let mut pool = self.pool.lock().await;
-        if let Some(t) = pool.get(&destination) {
+        if let Some(t) = pool.live.get(&destination) {
             return Ok((t.clone(), destination.name.clone()));
+        }
+        // Steps that queued behind a connect attempt share its failure:
+        // each trying again in turn would make the branches of a fan-out
+        // wait out one connect timeout after another on a host that does
+        // not answer. A retry (which starts after the failure) connects anew.
+        if let Some((failed_at, e)) = pool.failed.get(&destination) {
+            if *failed_at >= waiting_since {
+                return Err(e.clone());
+            }
         }
         let started = Instant::now();
         match self.shared.connector.connect(&destination).await {
@@ -997,7 +1045,8 @@ impl Walker {
                     target: destination.name.clone(),
                     duration_ms: started.elapsed().as_millis() as u64,
                 });
-                pool.insert(destination.clone(), t.clone());
+                pool.failed.remove(&destination);
+                pool.live.insert(destination.clone(), t.clone());
                 Ok((t, destination.name))
             }
             Err(e) => {
@@ -1007,6 +1056,7 @@ impl Walker {
                     kind: e.kind().into(),
                     error: e.to_string(),
                 });
+                pool.failed.insert(destination, (Instant::now(), e.clone()));
                 Err(e)
             }
         }

@@ -15,6 +15,9 @@ use super::capture::{read_bounded, read_stderr_with_pid};
 use super::wrap::{kill_command, wrap_command};
 use super::{Destination, ExecOutput, ExecRequest, Transport, TransportError};
 
+/// How long a stopped command may take to report its process group.
+const PGID_GRACE: Duration = Duration::from_secs(5);
+
 /// SSH settings from the command line.
 #[derive(Debug, Clone)]
 pub struct SshOptions {
@@ -152,7 +155,13 @@ fn error_text(e: &openssh::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    text
+    // ssh's own log lines come with `\r\n` between them; the message ends
+    // up on one line of a table, a progress line and the audit.
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn classify_connect_error(host: &str, e: &openssh::Error) -> TransportError {
@@ -248,10 +257,26 @@ impl Transport for SshTransport {
         let (out, err, status) = match stop {
             Ok(r) => r,
             Err(()) => {
+                // Past the limit before the host reported the process group
+                // (a limit shorter than a round trip, or a host too sick to
+                // start a shell in time): wait for the report, so that the
+                // command is killed rather than left to run once it starts.
+                let grace = Instant::now() + PGID_GRACE;
+                let mut ended = None;
+                while pgid.get().is_none() && Instant::now() < grace {
+                    tokio::select! {
+                        r = &mut work => { ended = Some(r); break; }
+                        _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                    }
+                }
                 if let Some(&p) = pgid.get() {
                     self.kill_remote(&session, p).await;
                 }
-                match tokio::time::timeout(Duration::from_secs(5), &mut work).await {
+                let ended = match ended {
+                    Some(r) => Ok(r),
+                    None => tokio::time::timeout(Duration::from_secs(5), &mut work).await,
+                };
+                match ended {
                     Ok(r) => r,
                     Err(_) => {
                         return Ok(ExecOutput {
