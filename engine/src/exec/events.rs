@@ -300,7 +300,7 @@ impl EventSink {
 
     /// Emits an event.
     pub fn emit(&self, event: Event) {
-        if self.subscribers.is_empty() {
+        if self.subscribers.is_empty() && !tracing::enabled!(target: "runbook::event", tracing::Level::DEBUG) {
             return;
         }
         let mut value = match serde_json::to_value(&event) {
@@ -308,6 +308,8 @@ impl EventSink {
             Err(e) => serde_json::json!({"type": "internal_error", "error": e.to_string()}),
         };
         self.redactor.redact_json(&mut value);
+        // `-v`/`RUST_LOG` logs see the same, already redacted, stream.
+        tracing::debug!(target: "runbook::event", "{value}");
         let value = Arc::new(value);
         for s in self.subscribers.iter() {
             let _ = s.send(value.clone());
