@@ -7,6 +7,7 @@ mod audit_trail;
 mod examples;
 mod fuzz_templates_and_inventory;
 mod invalid_runbooks;
+mod new_branch_yaml_only;
 mod parse_never_panics;
 mod schema;
 mod valid_runbooks;
