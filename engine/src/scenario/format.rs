@@ -108,6 +108,9 @@ pub struct RecordedAttempt {
     /// The attempt failed in transport (connection refused, lost, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How long the attempt took (what `result.duration_ms` reads; default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 /// Expected outcome.
@@ -120,8 +123,8 @@ pub struct Expect {
     /// Host status: concluded, no_conclusion, failed, deadline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// Steps that ran, in an order consistent with the run (each must run,
-    /// and in this relative order).
+    /// Steps that must have run (in any order: parallel branches finish in
+    /// no fixed order).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<Vec<String>>,
     /// Steps that must not run.

@@ -51,6 +51,7 @@ pub fn scenario_from_audit(path: &Path) -> Result<TestFile, String> {
                     stderr: out("stderr"),
                     exit_code: e["exit_code"].as_i64().and_then(|c| i32::try_from(c).ok()),
                     timeout: e["status"].as_str() == Some("timed_out"),
+                    duration_ms: e["duration_ms"].as_u64(),
                     error: match e["status"].as_str() {
                         Some("failed") if e["exit_code"].is_null() => {
                             e["error"].as_str().map(str::to_string)

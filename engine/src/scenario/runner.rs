@@ -229,7 +229,7 @@ fn recorded(
         exit_code: a.exit_code,
         timed_out: a.timeout,
         transport_error: a.error.clone(),
-        duration: std::time::Duration::from_millis(1),
+        duration: std::time::Duration::from_millis(a.duration_ms.unwrap_or(1)),
     })
 }
 
