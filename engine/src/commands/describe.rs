@@ -85,7 +85,13 @@ pub fn describe(runbook: &Runbook) -> String {
         let default = p
             .default
             .as_ref()
-            .map(|d| format!(", default {d}"))
+            .map(|d| {
+                if d.is_empty() {
+                    ", default \"\"".to_string()
+                } else {
+                    format!(", default {d}")
+                }
+            })
             .unwrap_or_default();
         let _ = writeln!(
             out,
