@@ -300,7 +300,9 @@ impl EventSink {
 
     /// Emits an event.
     pub fn emit(&self, event: Event) {
-        if self.subscribers.is_empty() && !tracing::enabled!(target: "runbook::event", tracing::Level::DEBUG) {
+        if self.subscribers.is_empty()
+            && !tracing::enabled!(target: "runbook::event", tracing::Level::DEBUG)
+        {
             return;
         }
         let mut value = match serde_json::to_value(&event) {
