@@ -25,8 +25,12 @@ pub struct Redactor {
 fn builtin() -> &'static [(Regex, &'static str)] {
     static PATTERNS: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
     PATTERNS.get_or_init(|| {
-        let raw: [(&str, &str); 4] = [
+        let raw: [(&str, &str); 5] = [
             (r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)", MASK),
+            // The end of a key whose start was cut off (output kept as head
+            // and tail, the key straddling the cut): its body lines are as
+            // secret as the whole.
+            (r"(?:[A-Za-z0-9+/=]{16,}\r?\n)+-----END [A-Z0-9 ]*PRIVATE KEY-----", MASK),
             (r"(?i)\b(bearer|token)(\s+)[A-Za-z0-9._~+/=-]{8,}", "$1$2[REDACTED]"),
             (r#"(?i)\b(password|passwd|pwd|secret|api[_-]?key|access[_-]?key|client[_-]?secret)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)"#, "$1$2[REDACTED]"),
             (r"\b(AKIA|ASIA)[A-Z0-9]{16}\b", MASK),
@@ -37,6 +41,29 @@ fn builtin() -> &'static [(Regex, &'static str)] {
     })
 }
 
+/// A secret and the forms it takes in a rendered command: a value
+/// interpolated into `run:` is shell-quoted, and a secret with a quote, `$`
+/// or `"` in it no longer appears verbatim there (`'a'"'"'b'`-style). The
+/// quoted form is masked as well, with and without its outer quotes (the
+/// value may be quoted as part of a longer string).
+fn with_quoted_forms(secret: String) -> Vec<String> {
+    let mut forms = vec![secret.clone()];
+    if let Ok(quoted) = shlex::try_quote(&secret) {
+        let quoted = quoted.into_owned();
+        if quoted != secret {
+            let inner = quoted
+                .get(1..quoted.len().saturating_sub(1))
+                .unwrap_or_default()
+                .to_string();
+            if inner.len() >= MIN_SECRET_LEN && inner != secret {
+                forms.push(inner);
+            }
+            forms.push(quoted);
+        }
+    }
+    forms
+}
+
 impl Redactor {
     /// Masks `values` (secret params) and `patterns` (runbook `redact:`), plus
     /// the built-in credential shapes.
@@ -44,6 +71,7 @@ impl Redactor {
         let mut values: Vec<String> = values
             .into_iter()
             .filter(|v| v.len() >= MIN_SECRET_LEN)
+            .flat_map(with_quoted_forms)
             .collect();
         // Longest first, so a secret containing another is masked whole.
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
@@ -53,8 +81,12 @@ impl Redactor {
 
     /// Adds more secret values.
     pub fn add_values(&mut self, values: impl IntoIterator<Item = String>) {
-        self.values
-            .extend(values.into_iter().filter(|v| v.len() >= MIN_SECRET_LEN));
+        self.values.extend(
+            values
+                .into_iter()
+                .filter(|v| v.len() >= MIN_SECRET_LEN)
+                .flat_map(with_quoted_forms),
+        );
         self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         self.values.dedup();
     }
@@ -121,6 +153,25 @@ mod tests {
             r.redact("db password=s3cr3t! host=x"),
             "db password=[REDACTED] host=x"
         );
+    }
+
+    #[test]
+    fn shell_quoted_secrets_are_masked() {
+        let secret = "S3cr3t-'tok'-$HOME-\"q\"";
+        let r = Redactor::new([secret.to_string()], vec![]);
+        let quoted = shlex::try_quote(secret).expect("quotable").into_owned();
+        assert_ne!(quoted, secret);
+        assert_eq!(r.redact(&format!("echo {quoted}")), "echo [REDACTED]");
+        assert_eq!(r.redact(secret), MASK);
+    }
+
+    #[test]
+    fn the_tail_of_a_cut_key_is_masked() {
+        let r = Redactor::default();
+        let tail = "[… 1000 bytes not kept …]\nAAAAC3NzaC1lZDI1NTE5AAAAIG\nb3BlbnNzaC1rZXktdjEAAAAA==\n-----END OPENSSH PRIVATE KEY-----\nok\n";
+        let masked = r.redact(tail);
+        assert!(!masked.contains("AAAAC3Nza"), "{masked}");
+        assert!(masked.ends_with("[REDACTED]\nok\n"), "{masked}");
     }
 
     #[test]

@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{GENESIS, SCHEMA_VERSION};
+use crate::exec::events::Durability;
 
 /// Why the audit trail cannot be written.
 #[derive(Debug, thiserror::Error)]
@@ -121,14 +122,20 @@ impl AuditWriter {
     }
 
     /// Runs the writer: appends every event from `events`, fsyncs after
-    /// each drained batch, and on a write error cancels `stop_run` and
-    /// returns the error. Ends when the channel closes.
+    /// each drained batch and reports through `durability` how many events
+    /// are on disk (what [`EventSink::emit_durable`] waits for). On a write
+    /// error it reports the failure, cancels `stop_run` and returns the
+    /// error. Ends when the channel closes.
+    ///
+    /// [`EventSink::emit_durable`]: crate::exec::events::EventSink::emit_durable
     pub async fn run(
         mut self,
         mut events: mpsc::UnboundedReceiver<Arc<serde_json::Value>>,
         stop_run: CancellationToken,
+        durability: watch::Sender<Durability>,
     ) -> Result<PathBuf, String> {
         let mut failed: Option<String> = None;
+        let mut received: u64 = 0;
         while let Some(first) = events.recv().await {
             if failed.is_some() {
                 continue;
@@ -137,18 +144,31 @@ impl AuditWriter {
             while let Ok(more) = events.try_recv() {
                 batch.push(more);
             }
+            received += batch.len() as u64;
             let result = tokio::task::block_in_place(|| {
                 for e in &batch {
                     self.append(e)?;
                 }
                 self.sync()
             });
-            if let Err(e) = result {
-                failed = Some(format!(
-                    "cannot write the audit trail {}: {e}; the run was stopped",
-                    self.path.display()
-                ));
-                stop_run.cancel();
+            match result {
+                Ok(()) => {
+                    durability.send_replace(Durability {
+                        synced: received,
+                        failed: None,
+                    });
+                }
+                Err(e) => {
+                    let message = format!(
+                        "cannot write the audit trail {}: {e}; the run was stopped",
+                        self.path.display()
+                    );
+                    // Waiters learn it before the run is cancelled, so what
+                    // stops says why.
+                    durability.send_modify(|d| d.failed = Some(message.clone()));
+                    failed = Some(message);
+                    stop_run.cancel();
+                }
             }
         }
         match failed {

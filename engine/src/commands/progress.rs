@@ -11,7 +11,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::exec::display::sanitize;
+use crate::exec::approve::Screen;
+use crate::exec::display::sanitize_line;
 
 /// Most host lines shown at once in the live view.
 const MAX_LIVE_LINES: usize = 12;
@@ -19,6 +20,7 @@ const MAX_LIVE_LINES: usize = 12;
 /// The progress task.
 pub(crate) struct Progress {
     task: JoinHandle<()>,
+    screen: Option<MultiProgress>,
 }
 
 impl Progress {
@@ -28,12 +30,26 @@ impl Progress {
         hosts: usize,
         live: bool,
     ) -> Progress {
-        let task = if live {
-            tokio::spawn(live_view(events, hosts))
+        if live {
+            let multi = MultiProgress::with_draw_target(live_target());
+            Progress {
+                task: tokio::spawn(live_view(events, hosts, multi.clone())),
+                screen: Some(multi),
+            }
         } else {
-            tokio::spawn(plain_lines(events))
-        };
-        Progress { task }
+            Progress {
+                task: tokio::spawn(plain_lines(events)),
+                screen: None,
+            }
+        }
+    }
+
+    /// The live view, for a prompt that must have the terminal to itself;
+    /// `None` without one.
+    pub fn screen(&self) -> Option<Arc<dyn Screen>> {
+        self.screen
+            .clone()
+            .map(|multi| Arc::new(LiveScreen(multi)) as Arc<dyn Screen>)
     }
 
     /// Waits until every event has been shown.
@@ -132,7 +148,9 @@ fn describe(e: &Value) -> Option<String> {
         }
         _ => return None,
     };
-    Some(sanitize(&line))
+    // One event, one line: nothing a host prints may start a line of its
+    // own (and forge another host's progress).
+    Some(sanitize_line(&line))
 }
 
 async fn plain_lines(mut events: mpsc::UnboundedReceiver<Arc<Value>>) {
@@ -145,8 +163,11 @@ async fn plain_lines(mut events: mpsc::UnboundedReceiver<Arc<Value>>) {
     }
 }
 
-async fn live_view(mut events: mpsc::UnboundedReceiver<Arc<Value>>, hosts: usize) {
-    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+async fn live_view(
+    mut events: mpsc::UnboundedReceiver<Arc<Value>>,
+    hosts: usize,
+    multi: MultiProgress,
+) {
     let total = multi.add(ProgressBar::new(hosts as u64));
     total.set_style(
         ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} hosts done  {msg}")
@@ -159,48 +180,75 @@ async fn live_view(mut events: mpsc::UnboundedReceiver<Arc<Value>>, hosts: usize
     let mut lines: HashMap<String, ProgressBar> = HashMap::new();
     let mut concluded = 0u64;
     while let Some(e) = events.recv().await {
-        let host = s(&e, "host").to_string();
-        match s(&e, "type") {
-            "host_started" if lines.len() < MAX_LIVE_LINES => {
-                let bar = multi.insert_before(&total, ProgressBar::new_spinner());
-                bar.set_style(spinner.clone());
-                bar.set_prefix(sanitize(&host));
-                bar.set_message("connecting");
-                bar.enable_steady_tick(Duration::from_millis(120));
-                lines.insert(host, bar);
-            }
-            "step_started" => {
-                if let Some(bar) = lines.get(&host) {
-                    bar.set_message(sanitize(s(&e, "step")));
-                }
-            }
-            "concluded" => {
-                concluded += 1;
-                if let Some(line) = describe(&e) {
-                    let _ = multi.println(line);
-                }
-            }
-            "host_finished" => {
-                total.inc(1);
-                if let Some(bar) = lines.remove(&host) {
-                    bar.finish_and_clear();
-                }
-                if s(&e, "status") != "concluded" {
-                    if let Some(line) = describe(&e) {
-                        let _ = multi.println(line);
-                    }
-                }
-                total.set_message(format!("{concluded} conclusions"));
-            }
-            "approval_asked" => {
-                // The prompt needs the terminal to itself.
-                multi.suspend(|| ());
-            }
-            _ => {}
-        }
+        show_live(&e, &multi, &total, &spinner, &mut lines, &mut concluded);
     }
     for (_, bar) in lines {
         bar.finish_and_clear();
     }
     total.finish_and_clear();
+}
+
+fn live_target() -> ProgressDrawTarget {
+    ProgressDrawTarget::stderr_with_hz(10)
+}
+
+/// The live view as the approval prompt sees it.
+struct LiveScreen(MultiProgress);
+
+impl Screen for LiveScreen {
+    fn hide(&self) {
+        let _ = self.0.clear();
+        self.0.set_draw_target(ProgressDrawTarget::hidden());
+    }
+
+    fn show(&self) {
+        self.0.set_draw_target(live_target());
+    }
+}
+
+fn show_live(
+    e: &Value,
+    multi: &MultiProgress,
+    total: &ProgressBar,
+    spinner: &ProgressStyle,
+    lines: &mut HashMap<String, ProgressBar>,
+    concluded: &mut u64,
+) {
+    let host = s(e, "host").to_string();
+    match s(e, "type") {
+        "host_started" if lines.len() < MAX_LIVE_LINES => {
+            let bar = multi.insert_before(total, ProgressBar::new_spinner());
+            bar.set_style(spinner.clone());
+            bar.set_prefix(sanitize_line(&host));
+            bar.set_message("connecting");
+            bar.enable_steady_tick(Duration::from_millis(120));
+            lines.insert(host, bar);
+        }
+        "step_started" => {
+            if let Some(bar) = lines.get(&host) {
+                bar.set_message(sanitize_line(s(e, "step")));
+            }
+        }
+        "concluded" => {
+            *concluded += 1;
+            if let Some(line) = describe(e) {
+                let _ = multi.println(line);
+            }
+        }
+        "host_finished" => {
+            total.inc(1);
+            if let Some(bar) = lines.remove(&host) {
+                bar.finish_and_clear();
+            }
+            if s(e, "status") != "concluded" {
+                if let Some(line) = describe(e) {
+                    let _ = multi.println(line);
+                }
+            }
+            total.set_message(format!("{concluded} conclusions"));
+        }
+        // An approval prompt takes the terminal itself (`AskTerminal`
+        // suspends this view while it asks).
+        _ => {}
+    }
 }

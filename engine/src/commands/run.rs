@@ -18,7 +18,7 @@ use crate::cli::{FailOn, OutputFormat, RunArgs};
 use crate::diagnostic::did_you_mean;
 use crate::exec::agent::{AgentBinary, AgentSource};
 use crate::exec::approve::{ApproveAll, Approver, AskTerminal, RefuseAll};
-use crate::exec::events::{Event, EventSink};
+use crate::exec::events::{Durability, Event, EventSink};
 use crate::exec::{ExecOptions, Executor, HostOutcome, HostSpec, HostStatus};
 use crate::inventory;
 use crate::library::Library;
@@ -273,7 +273,12 @@ pub(crate) fn run(args: RunArgs, color: bool) -> u8 {
             return exit::INTERNAL;
         }
     };
-    runtime.block_on(run_async(args, resolved, color))
+    let code = runtime.block_on(run_async(args, resolved, color));
+    // Not the default drop, which waits for blocking tasks: an approval
+    // prompt stopped by Ctrl-C still sits in a blocking read of the
+    // terminal, and would hold the exit until someone pressed Enter.
+    runtime.shutdown_background();
+    code
 }
 
 async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
@@ -336,7 +341,8 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
     let audit_path = writer.path().to_path_buf();
     let cancel = CancellationToken::new();
     let (audit_tx, audit_rx) = mpsc::unbounded_channel();
-    let audit_task = tokio::spawn(writer.run(audit_rx, cancel.clone()));
+    let (durable_tx, durable_rx) = tokio::sync::watch::channel(Durability::default());
+    let audit_task = tokio::spawn(writer.run(audit_rx, cancel.clone(), durable_tx));
 
     let interactive = std::io::stderr().is_terminal();
     let (progress_tx, progress_rx) = mpsc::unbounded_channel();
@@ -345,7 +351,10 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
         hosts.len(),
         interactive && args.output == OutputFormat::Human,
     );
-    let events = EventSink::new(redactor.clone(), vec![audit_tx, progress_tx]);
+    // Only this sink feeds the audit writer, so the writer's count of
+    // events is the sink's (see `with_durability`).
+    let events =
+        EventSink::new(redactor.clone(), vec![audit_tx, progress_tx]).with_durability(durable_rx);
 
     let connector: Arc<dyn Connector> = Arc::new(DefaultConnector {
         ssh: SshOptions {
@@ -362,7 +371,7 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
             operator: operator.clone(),
         })
     } else if AskTerminal::available() && !args.dry_run {
-        Arc::new(AskTerminal::new(operator.clone()))
+        Arc::new(AskTerminal::new(operator.clone()).with_screen(progress.screen()))
     } else {
         Arc::new(RefuseAll)
     };
@@ -419,9 +428,16 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
 
     let text = match args.output {
         OutputFormat::Human => summary::human(&runbook, &outcomes, &run_id, &audit_path, color),
-        OutputFormat::Json => summary::json(&runbook, &outcomes, &run_id, &audit_path, code),
+        OutputFormat::Json => {
+            summary::json(&runbook, &outcomes, &run_id, &audit_path, code, &redactor)
+        }
     };
-    out!("{}", redactor.redact(&text));
+    // JSON is masked value by value (masking its text could cut through
+    // its syntax); people's text as a whole.
+    match args.output {
+        OutputFormat::Human => out!("{}", redactor.redact(&text)),
+        OutputFormat::Json => out!("{text}"),
+    }
     if let Err(e) = audit_result {
         eprintln!("error: {e}");
         return exit::FAILED.max(code);
@@ -489,6 +505,10 @@ fn watch_signals(
                 cancel.cancel();
             } else {
                 eprintln!("{name} again: exiting now; the audit trail is left unsealed");
+                // Skipping the orderly close would leave the SSH masters
+                // (and the hosts' sessions on them) running for their
+                // ControlPersist time.
+                crate::transport::ssh::terminate_masters(std::time::Duration::from_secs(1));
                 std::process::exit(exit::INTERRUPTED.into());
             }
         }

@@ -7,9 +7,10 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::exec::display::sanitize;
+use crate::exec::display::{sanitize, sanitize_line};
 use crate::exec::{HostOutcome, HostStatus};
 use crate::model::{FindingSeverity, Runbook};
+use crate::redact::Redactor;
 
 /// Version of the `--output json` document.
 pub const RUN_SCHEMA_VERSION: u32 = 1;
@@ -51,7 +52,7 @@ pub(crate) fn human(
 }
 
 fn detail(out: &mut String, o: &HostOutcome, color: bool) {
-    let _ = writeln!(out, "\n== {} ==", sanitize(&o.host));
+    let _ = writeln!(out, "\n== {} ==", sanitize_line(&o.host));
     for c in &o.conclusions {
         let sev = paint(&c.severity.name().to_uppercase(), c.severity, color);
         let _ = writeln!(out, "{sev}  {}", sanitize(&c.finding));
@@ -103,7 +104,7 @@ fn short(cmd: &str) -> &str {
 fn table(out: &mut String, outcomes: &[HostOutcome], color: bool) {
     let width = outcomes
         .iter()
-        .map(|o| o.host.chars().count())
+        .map(|o| sanitize_line(&o.host).chars().count())
         .max()
         .unwrap_or(4)
         .clamp(4, 40);
@@ -113,12 +114,14 @@ fn table(out: &mut String, outcomes: &[HostOutcome], color: bool) {
     for o in outcomes {
         if o.conclusions.is_empty() || o.status != HostStatus::Concluded {
             unconcluded += 1;
+            // One row per host: a cell never breaks the line (a newline in
+            // a host name or a finding could otherwise forge a row).
             let _ = writeln!(
                 out,
                 "{:width$}  {:9}  {}",
-                sanitize(&o.host),
+                sanitize_line(&o.host),
                 "-",
-                sanitize(&format!(
+                sanitize_line(&format!(
                     "no conclusion ({}): {}",
                     o.status.name().replace('_', " "),
                     o.error.as_deref().unwrap_or("")
@@ -133,9 +136,9 @@ fn table(out: &mut String, outcomes: &[HostOutcome], color: bool) {
             let _ = writeln!(
                 out,
                 "{:width$}  {}  {}",
-                sanitize(&o.host),
+                sanitize_line(&o.host),
                 paint(&sev, c.severity, color),
-                sanitize(&c.finding)
+                sanitize_line(&c.finding)
             );
         }
     }
@@ -152,13 +155,15 @@ fn table(out: &mut String, outcomes: &[HostOutcome], color: bool) {
     }
 }
 
-/// The `--output json` document (`type: runbook.run`).
+/// The `--output json` document (`type: runbook.run`), every string in
+/// it masked by `redactor`.
 pub(crate) fn json(
     runbook: &Runbook,
     outcomes: &[HostOutcome],
     run_id: &str,
     audit: &Path,
     exit_code: u8,
+    redactor: &Redactor,
 ) -> String {
     let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_conclusion: BTreeMap<String, usize> = BTreeMap::new();
@@ -168,7 +173,7 @@ pub(crate) fn json(
             *by_conclusion.entry(c.step.clone()).or_default() += 1;
         }
     }
-    let doc = json!({
+    let mut doc = json!({
         "type": "runbook.run",
         "schema_version": RUN_SCHEMA_VERSION,
         "run_id": run_id,
@@ -179,5 +184,6 @@ pub(crate) fn json(
         "summary": { "hosts": outcomes.len(), "by_status": by_status, "by_conclusion": by_conclusion },
         "hosts": outcomes,
     });
+    redactor.redact_json(&mut doc);
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }

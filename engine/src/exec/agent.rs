@@ -126,10 +126,16 @@ pub async fn ensure(
     };
     let name = binary.remote_name();
     let hash = &binary.sha256;
+    // A symlink is replaced like an altered file (what it points to can
+    // change after the check). Something else that is not a plain file (a
+    // directory, a fifo) is `other`: `mv` would put the upload *into* a
+    // directory, and hashing a fifo would hang.
     let check = format!(
         "d={dir_expr}; f=\"$d/{name}\"; uname -m; echo \"$f\"; \
-         if [ -f \"$f\" ]; then h=$(sha256sum \"$f\" 2>/dev/null | cut -d' ' -f1); \
-         if [ \"$h\" = {hash} ] && [ -x \"$f\" ]; then echo present; else echo altered; fi; else echo missing; fi"
+         if [ -L \"$f\" ]; then echo altered; \
+         elif [ -f \"$f\" ]; then h=$(sha256sum \"$f\" 2>/dev/null | cut -d' ' -f1); \
+         if [ \"$h\" = {hash} ] && [ -x \"$f\" ]; then echo present; else echo altered; fi; \
+         elif [ -e \"$f\" ]; then echo other; else echo missing; fi"
     );
     let out = run(transport, "agent-check", check, None, cancel).await?;
     let text = String::from_utf8_lossy(&out.0);
@@ -145,6 +151,11 @@ pub async fn ensure(
     }
     if state == "present" {
         return Ok(Installed::Present(path));
+    }
+    if state == "other" {
+        return Err(format!(
+            "{path} on the host is not a regular file (a directory or device is in the agent's place); remove it, or choose another --agent-dir"
+        ));
     }
     if path.is_empty() || !matches!(state.as_str(), "missing" | "altered") {
         return Err(format!(

@@ -3,6 +3,7 @@
 //! either the step is refused. Every answer is recorded.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::Mutex;
@@ -51,6 +52,17 @@ pub struct AskTerminal {
     /// Recorded as the approver.
     pub operator: String,
     lock: Mutex<()>,
+    screen: Option<Arc<dyn Screen>>,
+}
+
+/// A live display on the terminal (the progress view) that must get out
+/// of the way while a question is asked: otherwise it keeps redrawing over
+/// the command the person is deciding about.
+pub trait Screen: Send + Sync {
+    /// Clears the display and stops drawing.
+    fn hide(&self);
+    /// Draws again.
+    fn show(&self);
 }
 
 impl AskTerminal {
@@ -59,7 +71,14 @@ impl AskTerminal {
         AskTerminal {
             operator,
             lock: Mutex::new(()),
+            screen: None,
         }
+    }
+
+    /// Hides `screen` while a question stands.
+    pub fn with_screen(mut self, screen: Option<Arc<dyn Screen>>) -> Self {
+        self.screen = screen;
+        self
     }
 
     /// Whether stdin and stderr are terminals.
@@ -76,13 +95,27 @@ impl Approver for AskTerminal {
             "\nstep `{step}` on {host} changes the host:\n    {}\nrun it? [y/N] ",
             crate::exec::display::sanitize(command)
         );
+        let screen = self.screen.clone();
         let answer = tokio::task::spawn_blocking(move || {
-            let mut err = std::io::stderr();
-            let _ = err.write_all(question.as_bytes());
-            let _ = err.flush();
-            let mut line = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut line);
-            line
+            let ask = || {
+                let mut err = std::io::stderr();
+                let _ = err.write_all(question.as_bytes());
+                let _ = err.flush();
+                let mut line = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut line);
+                line
+            };
+            // Hidden, not suspended: a suspended view holds its lock until
+            // the answer comes, and a run stopped meanwhile (Ctrl-C) could
+            // then not finish drawing.
+            if let Some(screen) = &screen {
+                screen.hide();
+            }
+            let answer = ask();
+            if let Some(screen) = &screen {
+                screen.show();
+            }
+            answer
         })
         .await
         .unwrap_or_default();

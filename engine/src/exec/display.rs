@@ -20,9 +20,25 @@ pub fn sanitize(text: &str) -> String {
     out
 }
 
+/// `text` for a place that holds one line (a progress line, a table
+/// cell, a host name): like [`sanitize`], and newlines and tabs are shown
+/// as `\n` and `\t` too, so that no value can start a line of its own and
+/// pass for another host's row or progress.
+pub fn sanitize_line(text: &str) -> String {
+    sanitize(text).replace('\n', "\\n").replace('\t', "\\t")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_stays_one_line() {
+        assert_eq!(
+            sanitize_line("a\nnode-9  ok\tfine\r"),
+            "a\\nnode-9  ok\\tfine\\x0d"
+        );
+    }
 
     #[test]
     fn escape_sequences_are_neutralised() {

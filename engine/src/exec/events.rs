@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::model::FindingSeverity;
 use crate::redact::Redactor;
@@ -269,11 +269,26 @@ impl OutputRecord {
     }
 }
 
+/// How far the audit trail is on disk, as its writer reports it: how many
+/// of the events sent through the sink are written and fsync'd, or why it
+/// can no longer be written.
+#[derive(Debug, Clone, Default)]
+pub struct Durability {
+    /// Events written and synced, counted from the first one sent.
+    pub synced: u64,
+    /// Why writing failed; nothing more will be synced.
+    pub failed: Option<String>,
+}
+
 /// Where events go: every subscriber gets every event, already redacted.
 #[derive(Clone)]
 pub struct EventSink {
     redactor: Arc<Redactor>,
     subscribers: Arc<Vec<mpsc::UnboundedSender<Arc<serde_json::Value>>>>,
+    /// Events sent so far. Counted and sent under this lock, so that the
+    /// count is also each event's position in every subscriber's channel.
+    sent: Arc<std::sync::Mutex<u64>>,
+    durability: Option<watch::Receiver<Durability>>,
 }
 
 impl EventSink {
@@ -285,7 +300,24 @@ impl EventSink {
         EventSink {
             redactor,
             subscribers: Arc::new(subscribers),
+            sent: Arc::default(),
+            durability: None,
         }
+    }
+
+    /// Lets [`EventSink::emit_durable`] wait for the audit writer, which
+    /// reports through `durability` how many of this sink's events are on
+    /// disk (the writer must be fed by this sink and nothing else).
+    pub fn with_durability(mut self, durability: watch::Receiver<Durability>) -> Self {
+        self.durability = Some(durability);
+        self
+    }
+
+    /// Why the audit trail can no longer be written, once it cannot.
+    pub fn audit_failure(&self) -> Option<String> {
+        self.durability
+            .as_ref()
+            .and_then(|d| d.borrow().failed.clone())
     }
 
     /// A sink that drops everything.
@@ -300,10 +332,41 @@ impl EventSink {
 
     /// Emits an event.
     pub fn emit(&self, event: Event) {
+        self.send(event);
+    }
+
+    /// Emits an event and waits until the audit trail has it on disk: for
+    /// what must be recorded before it happens (a command starting on a
+    /// host). Fails once the trail can no longer be written. Without an
+    /// audit writer (scenario tests, replays) it returns at once.
+    pub async fn emit_durable(&self, event: Event) -> Result<(), String> {
+        let position = self.send(event);
+        let Some(mut durability) = self.durability.clone() else {
+            return Ok(());
+        };
+        loop {
+            {
+                let now = durability.borrow_and_update();
+                if let Some(e) = &now.failed {
+                    return Err(e.clone());
+                }
+                if now.synced >= position {
+                    return Ok(());
+                }
+            }
+            if durability.changed().await.is_err() {
+                return Err("the audit trail was closed".into());
+            }
+        }
+    }
+
+    /// Sends to every subscriber; returns how many events were sent, this
+    /// one included.
+    fn send(&self, event: Event) -> u64 {
         if self.subscribers.is_empty()
             && !tracing::enabled!(target: "runbook::event", tracing::Level::DEBUG)
         {
-            return;
+            return 0;
         }
         let mut value = match serde_json::to_value(&event) {
             Ok(v) => v,
@@ -313,8 +376,11 @@ impl EventSink {
         // `-v`/`RUST_LOG` logs see the same, already redacted, stream.
         tracing::debug!(target: "runbook::event", "{value}");
         let value = Arc::new(value);
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
         for s in self.subscribers.iter() {
             let _ = s.send(value.clone());
         }
+        *sent += 1;
+        *sent
     }
 }

@@ -262,7 +262,17 @@ impl Walker {
             ),
             End::Completed => (HostStatus::Concluded, None),
             End::Failed(e) => (HostStatus::Failed, Some(e)),
-            End::Interrupted => (HostStatus::Interrupted, Some("interrupted".into())),
+            End::Interrupted => (
+                HostStatus::Interrupted,
+                // The audit writer stops the run the same way a signal does;
+                // say which it was.
+                Some(
+                    self.shared
+                        .events
+                        .audit_failure()
+                        .map_or_else(|| "interrupted".into(), |e| format!("stopped: {e}")),
+                ),
+            ),
             End::Deadline => (
                 HostStatus::Deadline,
                 Some("the run's --deadline passed".into()),
@@ -604,11 +614,19 @@ impl Walker {
                 .render(&name, &ctx)
                 .unwrap_or_else(|e| format!("{raw} (could not be rendered: {e})"))
         };
-        let finding = render(names::finding(&step.id), &c.finding);
-        let remedy = c
-            .remedy
-            .as_ref()
-            .map(|r| render(names::remedy(&step.id), r));
+        // Masked here, whole, not only on the way into records: the
+        // summary and `--output json` are built from these, and a private
+        // key quoted in a finding must be masked before it is cut into
+        // lines or fields.
+        let redactor = self.shared.events.redactor();
+        let finding = redactor
+            .redact(&render(names::finding(&step.id), &c.finding))
+            .into_owned();
+        let remedy = c.remedy.as_ref().map(|r| {
+            redactor
+                .redact(&render(names::remedy(&step.id), r))
+                .into_owned()
+        });
         let evidence: Vec<Evidence> = c
             .evidence
             .iter()
@@ -616,9 +634,9 @@ impl Walker {
                 let (command, result) = commands.get(&e)?;
                 Some(Evidence {
                     step: rb.steps[e].id.clone(),
-                    command: command.clone(),
+                    command: command.as_deref().map(|c| redactor.redact(c).into_owned()),
                     exit_code: result.exit_code,
-                    lines: key_lines(result),
+                    lines: key_lines(result, redactor),
                 })
             })
             .collect();
@@ -678,12 +696,24 @@ impl Walker {
                             step: step.id.clone(),
                             command: command.clone(),
                         });
-                        match self
-                            .shared
-                            .approver
-                            .approve(&self.host.name, &step.id, &command)
-                            .await
-                        {
+                        // A person may take their time; a Ctrl-C (or the
+                        // deadline, or another step failing) must not wait
+                        // for their answer.
+                        let approval = tokio::select! {
+                            a = self.shared.approver.approve(&self.host.name, &step.id, &command) => a,
+                            _ = cancel.cancelled() => {
+                                self.emit(Event::ApprovalRefused {
+                                    host: self.host.name.clone(),
+                                    step: step.id.clone(),
+                                    by: format!("nobody: {}", self.stop_reason()),
+                                });
+                                return StepOutcome::Skipped {
+                                    reason: "stopped",
+                                    detail: None,
+                                };
+                            }
+                        };
+                        match approval {
                             Approval::Approved(by) => self.emit(Event::ApprovalGiven {
                                 host: self.host.name.clone(),
                                 step: step.id.clone(),
@@ -887,14 +917,28 @@ impl Walker {
                     return last;
                 }
             };
-            self.emit(Event::StepStarted {
-                host: self.host.name.clone(),
-                step: step.id.clone(),
-                kind: step.action.kind().into(),
-                target,
-                command: Some(command.clone()),
-                attempt,
-            });
+            // Write-ahead: the command only runs once its start is on disk.
+            // When the audit trail cannot be written the run is being
+            // stopped; this step must not run unrecorded in the meantime.
+            let started = self
+                .shared
+                .events
+                .emit_durable(Event::StepStarted {
+                    host: self.host.name.clone(),
+                    step: step.id.clone(),
+                    kind: step.action.kind().into(),
+                    target,
+                    command: Some(command.clone()),
+                    attempt,
+                })
+                .await;
+            if let Err(e) = started {
+                return StepResult {
+                    error: Some(format!("not run: {e}")),
+                    attempts: attempt,
+                    ..Default::default()
+                };
+            }
             let request = ExecRequest {
                 step_id: step.id.clone(),
                 command: command.clone(),
@@ -952,7 +996,9 @@ impl Walker {
     /// cancelled because the run was interrupted, its deadline passed, or
     /// its walk ended early (another step failed).
     fn stop_reason(&self) -> String {
-        if self.shared.cancel.is_cancelled() {
+        if let Some(e) = self.shared.events.audit_failure() {
+            format!("stopped: {e}")
+        } else if self.shared.cancel.is_cancelled() {
             "stopped: the run was interrupted".into()
         } else if self.shared.deadline.is_some_and(|d| Instant::now() >= d) {
             "stopped: the run's --deadline passed".into()
@@ -1025,8 +1071,16 @@ impl Walker {
         };
         let waiting_since = Instant::now();
         let mut pool = self.pool.lock().await;
-        if let Some(t) = pool.live.get(&destination) {
-            return Ok((t.clone(), destination.name.clone()));
+        if let Some(t) = pool.live.get(&destination).cloned() {
+            if t.is_alive().await {
+                return Ok((t, destination.name.clone()));
+            }
+            // The connection died since its last command (its SSH master
+            // was killed, or a command on it lost the connection): connect
+            // anew below, so the new connection is recorded, rather than
+            // failing a step that never started.
+            pool.live.remove(&destination);
+            t.close().await;
         }
         // Steps that queued behind a connect attempt share its failure:
         // each trying again in turn would make the branches of a fan-out
@@ -1141,19 +1195,19 @@ fn read_probe(result: &mut StepResult, probe: &str) {
 
 /// Key lines of a step's output for evidence: the first and last few
 /// non-empty lines (or a compact JSON summary).
-fn key_lines(result: &StepResult) -> Vec<String> {
+fn key_lines(result: &StepResult, redactor: &crate::redact::Redactor) -> Vec<String> {
     const EACH: usize = 6;
+    // Masked before the text is cut into lines: once cut, a private key's
+    // body lines no longer look like part of one.
     let mut lines: Vec<String> = if let Some(json) = &result.json {
-        serde_json::to_string_pretty(json)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        super::result::lines(
+            &redactor.redact(&serde_json::to_string_pretty(json).unwrap_or_default()),
+        )
     } else {
-        super::result::lines(&result.stdout.text())
+        super::result::lines(&redactor.redact(&result.stdout.text()))
     };
     if lines.is_empty() {
-        lines = super::result::lines(&result.stderr.text());
+        lines = super::result::lines(&redactor.redact(&result.stderr.text()));
     }
     if let Some(e) = &result.error {
         lines.push(format!("error: {e}"));

@@ -147,6 +147,18 @@ pub enum TransportError {
     /// A recorded-output transport has no recording for this step.
     #[error("{0}")]
     NotRecorded(String),
+    /// The address or user cannot be handed to ssh: it would be read as
+    /// an option (`-oProxyCommand=…` runs a command on this machine) or
+    /// carries characters no host name or user name has. Addresses can
+    /// come from params and remote output (`targets:`), so this is a
+    /// refusal, not a retryable failure.
+    #[error("cannot connect to {host}: {reason}")]
+    BadDestination {
+        /// Host.
+        host: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl TransportError {
@@ -159,6 +171,7 @@ impl TransportError {
             TransportError::Disconnected { .. } => "disconnected",
             TransportError::Spawn { .. } => "spawn",
             TransportError::NotRecorded(_) => "not_recorded",
+            TransportError::BadDestination { .. } => "bad_destination",
         }
     }
 
@@ -169,6 +182,7 @@ impl TransportError {
             TransportError::HostKey { .. }
                 | TransportError::Auth { .. }
                 | TransportError::NotRecorded(_)
+                | TransportError::BadDestination { .. }
         )
     }
 }
@@ -180,6 +194,13 @@ pub trait Transport: Send + Sync {
     async fn exec(&self, request: ExecRequest) -> Result<ExecOutput, TransportError>;
     /// Closes the connection (best effort).
     async fn close(&self);
+    /// Whether the connection can still start a command. The executor
+    /// asks before reusing a connection, so that one that died between
+    /// two steps (an SSH master killed or OOM-killed) is replaced by a new
+    /// one, recorded as such, instead of failing a step that never started.
+    async fn is_alive(&self) -> bool {
+        true
+    }
 }
 
 /// Opens transports.

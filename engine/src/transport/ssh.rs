@@ -3,8 +3,9 @@
 //! channel on it, `~/.ssh/config` honoured, host keys checked strictly by
 //! default. A lost master is re-established on the next command.
 
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -61,6 +62,7 @@ impl SshTransport {
         destination: &Destination,
         options: &SshOptions,
     ) -> Result<SshTransport, TransportError> {
+        check_destination(destination, options)?;
         let transport = SshTransport {
             destination: destination.clone(),
             options: options.clone(),
@@ -125,6 +127,7 @@ impl SshTransport {
             Ok(Err(e)) => return Err(classify_connect_error(&host, &e)),
             Ok(Ok(s)) => Arc::new(s),
         };
+        masters().insert(session.control_socket().to_path_buf());
         *slot = Some(session.clone());
         Ok(session)
     }
@@ -133,6 +136,7 @@ impl SshTransport {
     async fn forget(&self, broken: &Arc<Session>) {
         let mut slot = self.session.lock().await;
         if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, broken)) {
+            masters().remove(broken.control_socket());
             *slot = None;
         }
     }
@@ -243,7 +247,16 @@ impl Transport for SshTransport {
                 }
             };
             let (out, err, _) = tokio::join!(out, err, feed);
-            let status = child.wait().await;
+            let status = match child.wait().await {
+                // openssh reports exit status 127 as an error ("remote
+                // command not found"); it is an exit code like any other
+                // (a tool missing on the host is an answer), not a lost
+                // connection.
+                Err(openssh::Error::Remote(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Ok(std::os::unix::process::ExitStatusExt::from_raw(127 << 8))
+                }
+                other => other,
+            };
             (out, err, status)
         };
         tokio::pin!(work);
@@ -335,9 +348,120 @@ impl Transport for SshTransport {
     async fn close(&self) {
         let session = self.session.lock().await.take();
         if let Some(s) = session {
+            masters().remove(s.control_socket());
             if let Ok(s) = Arc::try_unwrap(s) {
                 let _ = tokio::time::timeout(Duration::from_secs(5), s.close()).await;
             }
         }
+    }
+
+    async fn is_alive(&self) -> bool {
+        let session = self.session.lock().await.clone();
+        let Some(session) = session else {
+            return false;
+        };
+        // The master answers this itself, over its local control socket.
+        let alive = matches!(
+            tokio::time::timeout(Duration::from_secs(5), session.check()).await,
+            Ok(Ok(()))
+        );
+        if !alive {
+            self.forget(&session).await;
+        }
+        alive
+    }
+}
+
+/// Control sockets of the SSH masters this process has open.
+fn masters() -> std::sync::MutexGuard<'static, HashSet<PathBuf>> {
+    static MASTERS: OnceLock<StdMutex<HashSet<PathBuf>>> = OnceLock::new();
+    MASTERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Tells every SSH master this process opened to exit now (`ssh -O
+/// exit`), waiting at most `within`. For a forced exit (a second Ctrl-C),
+/// which skips the orderly close: the masters would otherwise outlive the
+/// engine by their `ControlPersist` time, holding the hosts' sessions open.
+pub fn terminate_masters(within: Duration) {
+    let sockets: Vec<PathBuf> = masters().drain().collect();
+    let deadline = Instant::now() + within;
+    let mut children: Vec<std::process::Child> = sockets
+        .iter()
+        .filter_map(|socket| exit_request(socket).spawn().ok())
+        .collect();
+    while !children.is_empty() && Instant::now() < deadline {
+        children.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+fn exit_request(socket: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new("ssh");
+    command
+        .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-S"])
+        .arg(socket)
+        .args(["-O", "exit", "runbook-master"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
+}
+
+/// Refuses an address or user that ssh would not take as one: one that
+/// starts with `-` (ssh would read it as an option, and
+/// `-oProxyCommand=…` runs a command here), or that has whitespace,
+/// control characters or shell metacharacters (which ssh_config tokens
+/// like `%h` and `%r` would carry into a `ProxyCommand` or `Match exec`).
+/// OpenSSH 9.6 and later refuse the same on their command line; older
+/// clients do not.
+fn check_destination(
+    destination: &Destination,
+    options: &SshOptions,
+) -> Result<(), TransportError> {
+    let refuse = |what: &str, value: &str, why: &str| TransportError::BadDestination {
+        host: destination.name.clone(),
+        reason: format!(
+            "{what} `{}` is not a valid SSH destination: {why}",
+            value.escape_debug()
+        ),
+    };
+    let address = destination.address.as_str();
+    // The `ssh://user@host:port` form is taken apart before ssh sees it.
+    let host = address.strip_prefix("ssh://").unwrap_or(address);
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    for (what, value) in [("address", address), ("host", host)] {
+        if value.is_empty() {
+            return Err(refuse(what, value, "it is empty"));
+        }
+        if let Some(why) = unsafe_for_ssh(value) {
+            return Err(refuse(what, value, why));
+        }
+    }
+    if let Some(user) = destination.user.as_ref().or(options.user.as_ref()) {
+        if let Some(why) = unsafe_for_ssh(user) {
+            return Err(refuse("user", user, why));
+        }
+    }
+    Ok(())
+}
+
+fn unsafe_for_ssh(value: &str) -> Option<&'static str> {
+    if value.starts_with('-') {
+        Some("it starts with `-` and would be read as an option")
+    } else if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("it contains whitespace or control characters")
+    } else if value.contains([
+        '\'', '"', '`', '$', '\\', ';', '&', '<', '>', '|', '(', ')', '{', '}',
+    ]) {
+        Some("it contains shell metacharacters")
+    } else {
+        None
     }
 }

@@ -1,0 +1,380 @@
+//! What the `fault_*` and `abuse_*` tests share beyond `run_support`:
+//! reading and verifying an audit file, running the engine inside a
+//! network or mount namespace of its own (for faults loopback cannot
+//! make), a TCP proxy that delays every chunk, inventories, and finding
+//! the SSH master processes a run opened.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::{NamedTempFile, TempDir};
+
+use crate::harness::run_bounded;
+use crate::run_support::runbooks_dir;
+
+/// The `runbook` binary under test.
+pub fn engine() -> &'static str {
+    env!("CARGO_BIN_EXE_runbook")
+}
+
+/// The events of an audit file, in order; a last line cut off mid-write
+/// (which `audit verify` ignores) is skipped.
+pub fn read_events(path: &Path) -> Vec<Value> {
+    let text = fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = String::from_utf8_lossy(&text);
+    let complete = if text.ends_with('\n') {
+        &text[..]
+    } else {
+        &text[..text.rfind('\n').map_or(0, |i| i + 1)]
+    };
+    complete
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {line}"))
+        })
+        .collect()
+}
+
+/// `runbook audit verify FILE`: exit code and everything it printed.
+pub fn verify(path: &Path) -> (Option<i32>, String) {
+    let output = run_bounded(
+        Command::new(engine())
+            .args(["audit", "verify", "--color", "never"])
+            .arg(path),
+        Duration::from_secs(30),
+    );
+    (
+        output.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// Asserts that the audit file verifies (intact chain, sealed).
+pub fn assert_verified(path: &Path) {
+    let (code, out) = verify(path);
+    assert_eq!(code, Some(0), "audit verify {}:\n{out}", path.display());
+}
+
+/// An inventory file with `hosts:` given as YAML lines
+/// (`name: { address: …, port: … }`).
+pub fn inventory(hosts: &[String]) -> NamedTempFile {
+    let file = tempfile::Builder::new()
+        .prefix("runbook-e2e-inventory-")
+        .suffix(".yaml")
+        .tempfile()
+        .expect("temp inventory");
+    let mut text = String::from("hosts:\n");
+    for h in hosts {
+        text.push_str("  ");
+        text.push_str(h);
+        text.push('\n');
+    }
+    fs::write(file.path(), text).expect("write inventory");
+    file
+}
+
+/// JSON string literal (YAML accepts it), for hostile names and values.
+pub fn yaml_str(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serialises")
+}
+
+/// Pids of the SSH masters (`ssh … -M …`) using `ssh_config`.
+pub fn ssh_masters(ssh_config: &Path) -> Vec<u32> {
+    let needle = ssh_config.display().to_string();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(raw) = fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
+            args.first().is_some_and(|a| a.ends_with(b"ssh"))
+                && args.iter().any(|a| *a == b"-M")
+                && args.contains(&needle.as_bytes())
+        })
+        .collect()
+}
+
+/// Sends `signal` to `pid` (ignoring a process that is already gone).
+pub fn signal(pid: u32, signal: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("pid fits"));
+    let _ = nix::sys::signal::kill(pid, signal);
+}
+
+/// Waits (polling) until `done` holds; panics with `what` after `within`.
+pub fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Asserts that `text` carries no raw terminal control character (ESC,
+/// BEL, CSI U+009B, any other C0/C1 control) besides newline, tab and
+/// carriage return.
+pub fn assert_no_control_bytes(what: &str, text: &str) {
+    let bad: Vec<(usize, char)> = text
+        .char_indices()
+        .filter(|(_, c)| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+        .collect();
+    if let Some(&(at, c)) = bad.first() {
+        let line = text[..at].lines().count();
+        panic!("{what} has a raw control character {c:?} on line {line}:\n{text:?}");
+    }
+}
+
+/// A run of the engine inside namespaces of its own (`unshare`), where a
+/// shell `setup` prepares the namespace and then runs the engine as
+/// `"$@"`: for faults that need a network or a mount no other process on
+/// this machine sees. The audit dir is a temp dir outside the namespace
+/// unless the setup says otherwise (it gets it as `$RUNBOOK_E2E_AUDIT`).
+pub struct NsRun {
+    unshare: Vec<&'static str>,
+    setup: String,
+    args: Vec<OsString>,
+    env: Vec<(String, OsString)>,
+    audit_dir: TempDir,
+    timeout: Duration,
+}
+
+/// How an [`NsRun`] ended.
+pub struct NsOutput {
+    /// Exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// Stdout.
+    pub stdout: String,
+    /// Stderr.
+    pub stderr: String,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// The audit file, if one was written (or copied out).
+    pub audit_path: Option<PathBuf>,
+    /// Its complete lines.
+    pub events: Vec<Value>,
+    _audit_dir: TempDir,
+}
+
+impl NsRun {
+    /// `unshare UNSHARE… -- sh -c SETUP runbook run RUNBOOK --runbooks … --audit-dir …`.
+    pub fn new(unshare: &[&'static str], setup: &str, runbook: &str) -> NsRun {
+        let audit_dir = tempfile::Builder::new()
+            .prefix("runbook-e2e-audit-")
+            .tempdir()
+            .expect("temp audit dir");
+        let mut args: Vec<OsString> = ["run", runbook, "--color", "never", "--runbooks"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        args.push(runbooks_dir().into());
+        NsRun {
+            unshare: unshare.to_vec(),
+            setup: setup.to_string(),
+            args,
+            env: Vec::new(),
+            audit_dir,
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// More engine arguments.
+    pub fn args<I, S>(mut self, args: I) -> NsRun
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// An environment variable for the setup script and the engine.
+    pub fn env(mut self, name: &str, value: impl Into<OsString>) -> NsRun {
+        self.env.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// The audit dir outside the namespace.
+    pub fn audit_dir(&self) -> &Path {
+        self.audit_dir.path()
+    }
+
+    /// Bound on the whole run.
+    pub fn timeout(mut self, timeout: Duration) -> NsRun {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Runs it to the end. `--audit-dir` is the caller's to pass (the setup
+    /// may mount something there first).
+    pub fn output(self) -> NsOutput {
+        let mut command = Command::new("unshare");
+        command
+            .args(&self.unshare)
+            .args(["--", "sh", "-c", &self.setup, "runbook", engine()])
+            .args(&self.args)
+            .env("RUNBOOK_E2E_AUDIT", self.audit_dir.path())
+            .env_remove("RUNBOOK_PATH")
+            .env_remove("RUNBOOK_AUDIT_DIR")
+            .env_remove("RUNBOOK_AGENT_BINARY")
+            .env_remove("RUST_LOG");
+        for (k, v) in &self.env {
+            command.env(k, v);
+        }
+        let started = Instant::now();
+        let output = run_bounded(&mut command, self.timeout);
+        let elapsed = started.elapsed();
+        let audit_path = fs::read_dir(self.audit_dir.path())
+            .expect("list the audit dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|e| e == "jsonl"));
+        let events = audit_path.as_deref().map(read_events).unwrap_or_default();
+        let out = NsOutput {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed,
+            audit_path,
+            events,
+            _audit_dir: self.audit_dir,
+        };
+        if std::env::var_os("RUNBOOK_E2E_SHOW").is_some() {
+            eprintln!("=== runbook run (namespaced) ===\n{}", out.context());
+        }
+        out
+    }
+}
+
+impl NsOutput {
+    /// Exit code and output, for assertion messages.
+    pub fn context(&self) -> String {
+        format!(
+            "exit code {:?} after {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--- audit ---\n{}",
+            self.code,
+            self.elapsed,
+            self.stdout,
+            self.stderr,
+            self.events
+                .iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    }
+
+    /// Events of `kind`.
+    pub fn events_of(&self, kind: &str) -> Vec<&Value> {
+        self.events.iter().filter(|e| e["type"] == kind).collect()
+    }
+}
+
+/// A TCP proxy on loopback that forwards to `upstream` and sleeps `delay`
+/// before passing on each chunk it reads, in both directions: a host
+/// that answers, but very slowly. Stops (closing every connection) when
+/// dropped.
+pub struct DelayProxy {
+    address: SocketAddr,
+    stop: Arc<AtomicBool>,
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+    acceptor: Option<thread::JoinHandle<()>>,
+}
+
+impl DelayProxy {
+    /// Listens on `listen` (port 0: any).
+    pub fn start(listen: SocketAddr, upstream: SocketAddr, delay: Duration) -> DelayProxy {
+        let listener = TcpListener::bind(listen)
+            .unwrap_or_else(|e| panic!("cannot listen on {listen} for the proxy: {e}"));
+        let address = listener.local_addr().expect("proxy address");
+        let stop = Arc::new(AtomicBool::new(false));
+        let streams: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let acceptor = {
+            let stop = stop.clone();
+            let streams = streams.clone();
+            thread::spawn(move || {
+                for client in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(client) = client else { continue };
+                    let Ok(server) = TcpStream::connect_timeout(&upstream, Duration::from_secs(5))
+                    else {
+                        continue;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
+                        continue;
+                    };
+                    if let Ok(mut all) = streams.lock() {
+                        for s in [&client, &server] {
+                            if let Ok(s) = s.try_clone() {
+                                all.push(s);
+                            }
+                        }
+                    }
+                    thread::spawn(move || pump(client, s2, delay));
+                    thread::spawn(move || pump(server, c2, delay));
+                }
+            })
+        };
+        DelayProxy {
+            address,
+            stop,
+            streams,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                thread::sleep(delay);
+                if to.write_all(&buffer[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+impl Drop for DelayProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the acceptor.
+        let _ = TcpStream::connect_timeout(&self.address, Duration::from_secs(1));
+        if let Ok(all) = self.streams.lock() {
+            for s in all.iter() {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
+        if let Some(a) = self.acceptor.take() {
+            let _ = a.join();
+        }
+    }
+}
