@@ -299,6 +299,28 @@ fn add(
     source: &str,
     place: &Place<'_>,
 ) -> Option<HashSet<String>> {
+    if let Some(tag) = file_tag(source) {
+        cx.push(
+            Diagnostic::error("template-include", format!("{} uses `{{% {tag} %}}`, but templates cannot read other files", place.what))
+                .at(place.span.clone(), "in this template")
+                .path(place.path.clone())
+                .help("put what you need in the runbook itself: a param, a capture, or a `call` of another runbook"),
+        );
+        return None;
+    }
+    if name.starts_with(crate::render::SHELL_PREFIX) {
+        if let Some(expr) = quoted_interpolation(source) {
+            cx.push(
+                Diagnostic::error(
+                    "quoted-interpolation",
+                    format!("`{{{{ {expr} }}}}` is inside shell quotes, where its automatic quoting cannot protect it"),
+                )
+                .at(place.span.clone(), "in this command")
+                .path(place.path.clone())
+                .help("take the quotes away from around the `{{ }}`: every interpolated value is already one shell word, e.g. `echo \"node: \"{{ params.node }}` or `echo node: {{ params.node }}`"),
+            );
+        }
+    }
     match cx.templates.add(name.clone(), source.to_string()) {
         Ok(()) => Some(cx.templates.template_variables(&name)),
         Err(e) => {
@@ -586,4 +608,108 @@ fn find_name(text: &str, within: Span, name: &str) -> Option<Span> {
         let whole = !before.is_some_and(|c| is_word(c) || c == '.') && !after.is_some_and(is_word);
         whole.then(|| within.start + at..within.start + at + name.len())
     })
+}
+
+/// The first `include`/`import`/`from`/`extends` tag of a template: there
+/// is no loader, so they can only fail at run time; say so now.
+fn file_tag(source: &str) -> Option<&'static str> {
+    let mut rest = source;
+    while let Some(i) = rest.find("{%") {
+        let tag = rest[i + 2..].trim_start_matches(['-', '+']).trim_start();
+        // (`{%` is ASCII, so `i + 2` is a character boundary.)
+        for word in ["include", "import", "from", "extends"] {
+            if tag
+                .strip_prefix(word)
+                .is_some_and(|after| after.starts_with(char::is_whitespace))
+            {
+                return Some(word);
+            }
+        }
+        rest = &rest[i + 2..];
+    }
+    None
+}
+
+/// The first interpolation of a shell command that sits inside single or
+/// double quotes of the command text. The formatter quotes every value as
+/// one shell word; inside `"…"` that quoting becomes literal text and
+/// `$(…)` in the value would run. `| unquoted` interpolations are the
+/// author's own responsibility and are not reported.
+fn quoted_interpolation(source: &str) -> Option<String> {
+    #[derive(PartialEq)]
+    enum Quote {
+        None,
+        Single,
+        Double,
+    }
+    let mut state = Quote::None;
+    let bytes = source.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // Byte comparisons: `i` may stop inside a multi-byte character.
+        if bytes[i..].starts_with(b"{{") {
+            let end = source[i..].find("}}").map_or(source.len(), |e| i + e + 2);
+            let inner = source
+                .get(i + 2..end.saturating_sub(2).max(i + 2))
+                .unwrap_or("");
+            let expr = inner.trim().trim_matches('-').trim();
+            if state != Quote::None && !expr.replace(' ', "").contains("|unquoted") {
+                return Some(expr.to_string());
+            }
+            i = end;
+            continue;
+        }
+        if bytes[i..].starts_with(b"{%") || bytes[i..].starts_with(b"{#") {
+            let close = if bytes[i..].starts_with(b"{%") {
+                "%}"
+            } else {
+                "#}"
+            };
+            i = source[i..].find(close).map_or(source.len(), |e| i + e + 2);
+            continue;
+        }
+        match (bytes[i], &state) {
+            (b'\\', Quote::None | Quote::Double) => i += 1,
+            (b'\'', Quote::None) => state = Quote::Single,
+            (b'\'', Quote::Single) => state = Quote::None,
+            (b'"', Quote::None) => state = Quote::Double,
+            (b'"', Quote::Double) => state = Quote::None,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolations_inside_quotes_are_found() {
+        assert_eq!(
+            quoted_interpolation(r#"echo "x {{ v }}""#).as_deref(),
+            Some("v")
+        );
+        assert_eq!(
+            quoted_interpolation("echo 'x {{ v }}'").as_deref(),
+            Some("v")
+        );
+        assert_eq!(quoted_interpolation(r#"echo "x" {{ v }} 'y'"#), None);
+        assert_eq!(quoted_interpolation(r#"echo "it's" {{ v }}"#), None);
+        assert_eq!(quoted_interpolation(r#"echo \" {{ v }}"#), None);
+        assert_eq!(quoted_interpolation(r#"echo "{{ v | unquoted }}""#), None);
+        assert_eq!(
+            quoted_interpolation(r#"{% if a == "b" %}echo {{ v }}{% endif %}"#),
+            None
+        );
+        assert_eq!(quoted_interpolation("é\\é \"ü {{ v }}\""), Some("v".into()));
+    }
+
+    #[test]
+    fn file_tags_are_found() {
+        assert_eq!(file_tag("{% include '/etc/passwd' %}"), Some("include"));
+        assert_eq!(file_tag("{%- from 'x' import y %}"), Some("from"));
+        assert_eq!(file_tag("{% for i in x %}{{ i }}{% endfor %}"), None);
+    }
 }

@@ -16,7 +16,7 @@ params:
 steps:
   - id: call-api
     on: local
-    run: echo "calling with {{ params.token }}"; printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n'
+    run: echo calling with {{ params.token }}; printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n'
     next:
       - when: result.exit_code == 0
         goto: fine
