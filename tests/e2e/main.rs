@@ -5,6 +5,7 @@ mod abuse_ssh_destination;
 mod abuse_template_injection;
 mod abuse_template_sandbox;
 mod agent_architecture;
+mod agent_batching;
 mod agent_dir_errors;
 mod agent_preinstalled;
 mod agent_shipping;

@@ -323,7 +323,13 @@ impl Walker {
             // sibling of the `call` step failed), this one stops too.
             let walk_cancel = parent.child_token();
             let mut commands: HashMap<usize, (Option<String>, StepResult)> = HashMap::new();
-            let mut running: FuturesUnordered<BoxFuture<'_, (usize, StepOutcome)>> = FuturesUnordered::new();
+            // Each future answers for one step, or for a batch of probes.
+            let mut running: FuturesUnordered<BoxFuture<'_, Vec<(usize, StepOutcome)>>> =
+                FuturesUnordered::new();
+            // Outcomes of a batch beyond the first, handled one per turn.
+            let mut finished: std::collections::VecDeque<(usize, StepOutcome)> =
+                std::collections::VecDeque::new();
+            let mut probes_ready: Vec<usize> = Vec::new();
             let host = self.host.name.clone();
             'walk: loop {
                 while let Some(i) = dag.ready.pop() {
@@ -364,14 +370,29 @@ impl Walker {
                                 }
                             }
                         }
+                        Action::Probe { .. } if self.shared.options.batch_probes => {
+                            probes_ready.push(i);
+                        }
                         _ => {
                             let ctx = scope.context(None);
                             let fut = self.run_step(prepared.clone(), i, ctx, walk_cancel.clone(), depth);
-                            running.push(fut.map(move |o| (i, o)).boxed());
+                            running.push(fut.map(move |o| vec![(i, o)]).boxed());
                         }
                     }
                 }
-                if running.is_empty() {
+                // Probes that became ready together on one machine share
+                // one agent call (one channel, one agent start-up): on a
+                // dying node every process spawned counts.
+                for group in batch_probes(&rb, std::mem::take(&mut probes_ready)) {
+                    let ctx = scope.context(None);
+                    if let [i] = group[..] {
+                        let fut = self.run_step(prepared.clone(), i, ctx, walk_cancel.clone(), depth);
+                        running.push(fut.map(move |o| vec![(i, o)]).boxed());
+                    } else {
+                        running.push(self.run_probe_batch(prepared.clone(), group, ctx, walk_cancel.clone()));
+                    }
+                }
+                if running.is_empty() && finished.is_empty() {
                     break;
                 }
                 let deadline = async {
@@ -383,12 +404,18 @@ impl Walker {
                 // Biased: once stopped, an outcome that is ready at the same
                 // time (a step cut short by the stop) must not be taken as
                 // an ordinary failure that could lead on to `on_failure`.
-                let next = tokio::select! {
-                    biased;
-                    _ = self.shared.cancel.cancelled() => { out.end = End::Interrupted; break 'walk; }
-                    _ = walk_cancel.cancelled() => { out.end = End::Stopped; break 'walk; }
-                    _ = deadline => { out.end = End::Deadline; break 'walk; }
-                    r = running.next() => r,
+                let next = match finished.pop_front() {
+                    Some(done) => Some(done),
+                    None => tokio::select! {
+                        biased;
+                        _ = self.shared.cancel.cancelled() => { out.end = End::Interrupted; break 'walk; }
+                        _ = walk_cancel.cancelled() => { out.end = End::Stopped; break 'walk; }
+                        _ = deadline => { out.end = End::Deadline; break 'walk; }
+                        r = running.next() => r.and_then(|batch| {
+                            finished.extend(batch);
+                            finished.pop_front()
+                        }),
+                    },
                 };
                 let Some((i, outcome)) = next else { break };
                 let step = &rb.steps[i];
@@ -485,7 +512,10 @@ impl Walker {
             // Stop whatever still runs (the walk failed or was interrupted)
             // and record how it ended.
             walk_cancel.cancel();
-            while let Some((i, outcome)) = running.next().await {
+            while let Some(batch) = running.next().await {
+                finished.extend(batch);
+            }
+            for (i, outcome) in finished {
                 let step = &rb.steps[i];
                 let detail = match outcome {
                     StepOutcome::Done { result, .. } => result.error,
@@ -865,6 +895,124 @@ impl Walker {
         Ok(quote(&path))
     }
 
+    /// One agent call for several probe steps on one machine; each step
+    /// gets its own probe's part of the report.
+    fn run_probe_batch(
+        &self,
+        prepared: Arc<Prepared>,
+        members: Vec<usize>,
+        ctx: Value,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'_, Vec<(usize, StepOutcome)>> {
+        async move {
+            let rb = &prepared.runbook;
+            let all_fail = |msg: String| {
+                members
+                    .iter()
+                    .map(|&i| {
+                        let result = StepResult {
+                            error: Some(msg.clone()),
+                            attempts: 1,
+                            ..Default::default()
+                        };
+                        (
+                            i,
+                            StepOutcome::Done {
+                                result: Box::new(result),
+                                command: None,
+                                called: Vec::new(),
+                            },
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let first = &rb.steps[members[0]];
+            let mut names = Vec::new();
+            let mut args = Vec::new();
+            for &i in &members {
+                let step = &rb.steps[i];
+                let Action::Probe {
+                    name,
+                    args: probe_args,
+                } = &step.action
+                else {
+                    return all_fail("internal error: not a probe step".into());
+                };
+                names.push(name.clone());
+                for (k, _) in probe_args {
+                    match rb.templates.render(&names::probe_arg(&step.id, k), &ctx) {
+                        Ok(v) => args.push(format!("{name}.{k}={v}")),
+                        Err(e) => {
+                            return all_fail(format!(
+                                "cannot render argument `{k}` of probe step `{}`: {e}",
+                                step.id
+                            ))
+                        }
+                    }
+                }
+            }
+            let agent = match self.agent_for(rb, first.on, &ctx, &cancel).await {
+                Ok(a) => a,
+                Err(e) => return all_fail(e),
+            };
+            let mut command = format!("{agent} probe");
+            for n in &names {
+                command.push(' ');
+                command.push_str(&quote(n));
+            }
+            for a in &args {
+                command.push_str(" --arg ");
+                command.push_str(&quote(a));
+            }
+            // The batch waits as long and retries as often as its most
+            // patient member.
+            let mut step = first.clone();
+            for &i in &members {
+                step.timeout = step.timeout.max(rb.steps[i].timeout);
+                step.retries = step.retries.max(rb.steps[i].retries);
+            }
+            let ids: Vec<String> = members.iter().map(|&i| rb.steps[i].id.clone()).collect();
+            let result = self
+                .exec_for(rb, &step, &ids, &ctx, &command, &cancel)
+                .await;
+            let report: Option<serde_json::Value> = (!result.failed() && !result.stdout.truncated)
+                .then(|| serde_json::from_slice(&result.stdout.head).ok())
+                .flatten();
+            members
+                .iter()
+                .zip(&names)
+                .map(|(&i, name)| {
+                    let mut own = result.clone();
+                    if let Some(doc) = &report {
+                        // Each step records and reads only its own probe.
+                        let part = serde_json::json!({
+                            "type": doc["type"], "schema_version": doc["schema_version"],
+                            "agent_version": doc["agent_version"], "hostname": doc["hostname"],
+                            "probes": { name.as_str(): doc["probes"][name.as_str()] },
+                        });
+                        let bytes = serde_json::to_vec(&part).unwrap_or_default();
+                        own.stdout = crate::transport::Captured::from_bytes(
+                            &bytes,
+                            self.shared.options.output_limit,
+                        );
+                    }
+                    if !own.failed() {
+                        read_probe(&mut own, name);
+                    }
+                    (
+                        i,
+                        StepOutcome::Done {
+                            result: Box::new(own),
+                            command: Some(command.clone()),
+                            called: Vec::new(),
+                        },
+                    )
+                })
+                .collect()
+        }
+        .boxed()
+    }
+
     fn destination_is_local(&self, on: TargetRef) -> bool {
         match on {
             TargetRef::Local => true,
@@ -882,6 +1030,28 @@ impl Walker {
         command: &str,
         cancel: &CancellationToken,
     ) -> StepResult {
+        self.exec_for(
+            rb,
+            step,
+            std::slice::from_ref(&step.id),
+            ctx,
+            command,
+            cancel,
+        )
+        .await
+    }
+
+    /// Runs a command that answers for the steps `ids` (one step, or a
+    /// batch of probes) with `step`'s target, limits and retries.
+    async fn exec_for(
+        &self,
+        rb: &Runbook,
+        step: &Step,
+        ids: &[String],
+        ctx: &Value,
+        command: &str,
+        cancel: &CancellationToken,
+    ) -> StepResult {
         let attempts = step.retries + 1;
         let mut delay = step.retry_delay;
         let local = self.destination_is_local(step.on);
@@ -890,7 +1060,10 @@ impl Walker {
                 "command -v logger >/dev/null 2>&1 && logger -t runbook -- {} 2>/dev/null; {command}",
                 quote(&format!(
                     "run={} operator={} runbook={} step={}",
-                    self.shared.options.run_id, self.shared.options.operator, rb.name, step.id
+                    self.shared.options.run_id,
+                    self.shared.options.operator,
+                    rb.name,
+                    ids.join(",")
                 ))
             )
         } else {
@@ -909,7 +1082,7 @@ impl Walker {
                     if attempt < attempts
                         && e.is_retryable()
                         && self
-                            .backoff(step, attempt, &e.to_string(), &mut delay, cancel)
+                            .backoff(ids, attempt, &e.to_string(), &mut delay, cancel)
                             .await
                     {
                         continue;
@@ -920,18 +1093,24 @@ impl Walker {
             // Write-ahead: the command only runs once its start is on disk.
             // When the audit trail cannot be written the run is being
             // stopped; this step must not run unrecorded in the meantime.
-            let started = self
-                .shared
-                .events
-                .emit_durable(Event::StepStarted {
-                    host: self.host.name.clone(),
-                    step: step.id.clone(),
-                    kind: step.action.kind().into(),
-                    target,
-                    command: Some(command.clone()),
-                    attempt,
-                })
-                .await;
+            let mut started = Ok(());
+            for id in ids {
+                started = self
+                    .shared
+                    .events
+                    .emit_durable(Event::StepStarted {
+                        host: self.host.name.clone(),
+                        step: id.clone(),
+                        kind: step.action.kind().into(),
+                        target: target.clone(),
+                        command: Some(command.clone()),
+                        attempt,
+                    })
+                    .await;
+                if started.is_err() {
+                    break;
+                }
+            }
             if let Err(e) = started {
                 return StepResult {
                     error: Some(format!("not run: {e}")),
@@ -981,7 +1160,7 @@ impl Walker {
                     last.error = Some(e.clone());
                     if attempt < attempts
                         && retryable
-                        && self.backoff(step, attempt, &e, &mut delay, cancel).await
+                        && self.backoff(ids, attempt, &e, &mut delay, cancel).await
                     {
                         continue;
                     }
@@ -1010,19 +1189,21 @@ impl Walker {
     /// Records a retry and waits; false when interrupted meanwhile.
     async fn backoff(
         &self,
-        step: &Step,
+        ids: &[String],
         attempt: u32,
         error: &str,
         delay: &mut Duration,
         cancel: &CancellationToken,
     ) -> bool {
-        self.emit(Event::StepRetried {
-            host: self.host.name.clone(),
-            step: step.id.clone(),
-            attempt,
-            error: error.to_string(),
-            delay_ms: delay.as_millis() as u64,
-        });
+        for id in ids {
+            self.emit(Event::StepRetried {
+                host: self.host.name.clone(),
+                step: id.clone(),
+                attempt,
+                error: error.to_string(),
+                delay_ms: delay.as_millis() as u64,
+            });
+        }
         let wait = if self.shared.options.no_retry_delay {
             Duration::ZERO
         } else {
@@ -1231,4 +1412,29 @@ fn key_lines(result: &StepResult, redactor: &crate::redact::Redactor) -> Vec<Str
             }
         })
         .collect()
+}
+
+/// Groups probe steps that became ready together by the machine they run
+/// on; a probe name appears once per group (the agent reports by name), so
+/// a second `unit` probe goes alone.
+fn batch_probes(rb: &Runbook, ready: Vec<usize>) -> Vec<Vec<usize>> {
+    let mut groups: Vec<(TargetRef, Vec<usize>)> = Vec::new();
+    let mut singles = Vec::new();
+    for i in ready {
+        let step = &rb.steps[i];
+        let Action::Probe { name, .. } = &step.action else {
+            singles.push(vec![i]);
+            continue;
+        };
+        let taken = |g: &Vec<usize>| {
+            g.iter()
+                .any(|&j| matches!(&rb.steps[j].action, Action::Probe { name: n, .. } if n == name))
+        };
+        match groups.iter_mut().find(|(on, _)| *on == step.on) {
+            Some((_, g)) if !taken(g) => g.push(i),
+            Some(_) => singles.push(vec![i]),
+            None => groups.push((step.on, vec![i])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).chain(singles).collect()
 }

@@ -66,6 +66,9 @@ pub struct ExecOptions {
     pub remote_log: bool,
     /// Retry at once instead of backing off (recorded-output runs).
     pub no_retry_delay: bool,
+    /// Probe steps that become ready together on one machine share one
+    /// agent call (off for recorded outputs, which are kept per step).
+    pub batch_probes: bool,
 }
 
 impl Default for ExecOptions {
@@ -82,6 +85,7 @@ impl Default for ExecOptions {
             local_agent_command: "runbook-agent".into(),
             remote_log: true,
             no_retry_delay: false,
+            batch_probes: true,
         }
     }
 }

@@ -299,6 +299,7 @@ async fn run_scenario(
         local_agent_command: "runbook-agent".into(),
         remote_log: false,
         no_retry_delay: true,
+        batch_probes: false,
         ..ExecOptions::default()
     };
     let executor = Executor::new(
