@@ -317,6 +317,9 @@ pub struct RunArgs {
     /// Directory on hosts where the agent is installed (default ~/.cache/runbook).
     #[arg(long, value_name = "DIR")]
     pub agent_dir: Option<String>,
+    /// Do not write the one syslog line per step (`logger`) on remote hosts.
+    #[arg(long)]
+    pub no_remote_log: bool,
     /// Run only shard I of N of the hosts (`I/N`, 1-based).
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,

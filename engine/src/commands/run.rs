@@ -389,6 +389,7 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
             AgentSource::Missing("the runbook has no probe steps".into())
         },
         local_agent_command: local_agent(),
+        remote_log: !args.no_remote_log,
         ..ExecOptions::default()
     };
     let executor = Executor::new(
