@@ -95,10 +95,12 @@ class Fleet:
             shutil.copyfile(self.client_key + ".pub", auth)
         return auth
 
-    def config(self, n=None, default_kex=False):
+    def config(self, n=None, default_kex=None):
         """(ssh_config, known_hosts) naming the first `n` hosts only, so a
         client parses no more than the cell needs; every tool uses these."""
         n = self.n if n is None else n
+        if default_kex is None:
+            default_kex = self.default_kex
         tag = f"{n}{'.default-kex' if default_kex else ''}"
         cfg = os.path.join(self.dir, f"ssh_config.{tag}")
         kh = os.path.join(self.dir, f"known_hosts.{n}")

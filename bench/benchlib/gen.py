@@ -53,7 +53,7 @@ def runbook(name, steps):
              capture={f"k{k}": "\"{{ result.lines[0] | default('') }}\""}, next=f"b{k}d")
         step(f"b{k}d", f"\"printf '%s %s\\\\n' {{{{ vars.c{k} }}}} {{{{ vars.k{k} }}}}\"",
              next=[f"{{ when: \"vars.l{k} > params.limit | float\", goto: hot }}",
-                   f"{{ when: \"result.exit_code != 0\", goto: hot }}",
+                   "{ when: \"result.exit_code != 0\", goto: hot }",
                    f"{{ goto: b{k}e }}"])
         step(f"b{k}e", "\"true\"", description=f"\"fan out again in block {k}\"",
              next=f"[b{k}f, b{k}g]")

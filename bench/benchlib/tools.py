@@ -63,12 +63,14 @@ def _installed(pkg):
 class Cell:
     """Everything one run of one tool over N hosts needs."""
 
-    def __init__(self, fleet, n, workdir, default_kex=False, engine=None, forks=None,
+    def __init__(self, fleet, n, workdir, default_kex=None, engine=None, forks=None,
                  audit_dir=None, runbook=None, extra=None):
         self.fleet = fleet
         self.n = n
         self.hosts = fleet.hosts[:n]
         self.workdir = workdir
+        if default_kex is None:
+            default_kex = fleet.default_kex
         self.ssh_config, self.known_hosts = fleet.config(n, default_kex)
         self.engine = engine
         self.forks = forks or n
