@@ -13,14 +13,14 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::harness::{run_bounded, Fleet, Host};
+use crate::run_support::agent_binary;
 
 /// Upper bound of one `runbook run` here (it takes a few seconds).
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -277,56 +277,4 @@ fn copy_missing(from: &Path, to: &Path) {
                 .unwrap_or_else(|e| panic!("copy to {}: {e}", target.display()));
         }
     }
-}
-
-/// The `runbook-agent` binary for probe steps, built once per test process:
-/// `$RUNBOOK_AGENT_BINARY` when set, else `cargo build -p runbook-agent`
-/// into the target dir and profile of the `runbook` binary under test (a
-/// no-op after `cargo build --workspace`; cargo's lock serialises
-/// concurrent test processes).
-fn agent_binary() -> &'static Path {
-    static AGENT: OnceLock<PathBuf> = OnceLock::new();
-    AGENT.get_or_init(|| {
-        if let Some(path) = std::env::var_os("RUNBOOK_AGENT_BINARY").filter(|p| !p.is_empty()) {
-            return PathBuf::from(path);
-        }
-        let runbook = Path::new(env!("CARGO_BIN_EXE_runbook"));
-        let profile_dir = runbook
-            .parent()
-            .expect("the runbook binary has a directory");
-        let target_dir = profile_dir.parent().expect("the profile dir has a parent");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev".to_string(),
-            Some(other) => other.to_string(),
-        };
-        let agent = profile_dir.join("runbook-agent");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let output = run_bounded(
-            Command::new(cargo)
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "runbook-agent",
-                    "--bin",
-                    "runbook-agent",
-                ])
-                .arg("--profile")
-                .arg(&profile)
-                .arg("--target-dir")
-                .arg(target_dir)
-                .arg("--manifest-path")
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml")),
-            Duration::from_secs(900),
-        );
-        assert!(
-            output.status.success() || agent.is_file(),
-            "cannot build runbook-agent ({}) and there is none at {}:\n{}",
-            output.status,
-            agent.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(agent.is_file(), "no runbook-agent at {}", agent.display());
-        agent
-    })
 }
