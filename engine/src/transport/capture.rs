@@ -130,6 +130,17 @@ pub async fn read_bounded<R: AsyncRead + Unpin>(
     Ok(collector.finish())
 }
 
+/// Reads a child's stream if it has one (a stream not piped reads as empty).
+pub async fn read_optional<R: AsyncRead + Unpin>(
+    reader: Option<R>,
+    limit: usize,
+) -> std::io::Result<Captured> {
+    match reader {
+        Some(r) => read_bounded(r, limit).await,
+        None => Ok(Captured::default()),
+    }
+}
+
 /// Reads a wrapped command's stderr: the first line reports the process
 /// group (see [`super::wrap`]); it is handed to `on_pid` and not kept.
 pub async fn read_stderr_with_pid<R: AsyncRead + Unpin>(

@@ -9,7 +9,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::process::Command;
 
-use super::capture::read_bounded;
+use super::capture::read_optional;
 use super::{ExecOutput, ExecRequest, Transport, TransportError};
 
 /// Runs commands on this machine.
@@ -57,18 +57,8 @@ impl Transport for LocalTransport {
         let stderr = child.stderr.take();
         let limit = req.output_limit;
         let work = async {
-            let out = async {
-                match stdout {
-                    Some(s) => read_bounded(s, limit).await,
-                    None => Ok(Default::default()),
-                }
-            };
-            let err = async {
-                match stderr {
-                    Some(s) => read_bounded(s, limit).await,
-                    None => Ok(Default::default()),
-                }
-            };
+            let out = read_optional(stdout, limit);
+            let err = read_optional(stderr, limit);
             let (out, err, _) = tokio::join!(out, err, feed);
             let status = child.wait().await;
             (out, err, status)

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::sync::Mutex;
 
-use super::capture::{read_bounded, read_stderr_with_pid};
+use super::capture::{read_optional, read_stderr_with_pid};
 use super::wrap::{kill_command, wrap_command};
 use super::{Destination, ExecOutput, ExecRequest, Transport, TransportError};
 
@@ -229,12 +229,7 @@ impl Transport for SshTransport {
         let pgid: Arc<OnceLock<i32>> = Arc::new(OnceLock::new());
         let pgid_writer = pgid.clone();
         let work = async {
-            let out = async {
-                match stdout {
-                    Some(s) => read_bounded(s, limit).await,
-                    None => Ok(Default::default()),
-                }
-            };
+            let out = read_optional(stdout, limit);
             let err = async {
                 match stderr {
                     Some(s) => {
