@@ -23,17 +23,11 @@ use crate::render::Templates;
 pub use locate::Locator;
 pub use templates::names as templates_names;
 
-/// Probes the remote agent answers.
-pub const PROBES: [&str; 8] = [
-    "memory",
-    "cpu",
-    "processes",
-    "oom",
-    "unit",
-    "containers",
-    "disk",
-    "kubelet",
-];
+/// Probes the remote agent answers: its own catalogue, so the validator
+/// and the agent cannot disagree.
+pub fn probe_names() -> impl Iterator<Item = &'static str> + Clone {
+    runbook_agent::probes::CATALOGUE.iter().map(|p| p.name)
+}
 
 /// More steps than this are refused: no troubleshooting DAG needs them,
 /// and the flow checks grow with the square of the step count.

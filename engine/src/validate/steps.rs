@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::{
-    parse_duration, suggest_step, CallResolver, Context, DEFAULT_RETRY_DELAY, DEFAULT_TIMEOUT,
-    PROBES,
+    parse_duration, probe_names, suggest_step, CallResolver, Context, DEFAULT_RETRY_DELAY,
+    DEFAULT_TIMEOUT,
 };
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::{
@@ -426,15 +426,14 @@ fn build_action(
         return Action::Run(cmd.clone());
     }
     if let Some(name) = &s.probe {
-        if !PROBES.contains(&name.as_str()) {
+        if !probe_names().any(|p| p == name) {
             cx.push(
                 Diagnostic::error("unknown-probe", format!("unknown probe `{name}`"))
                     .at(cx.locate.step_span(i, "probe"), "no such probe")
                     .path(format!("steps[{i}].probe"))
-                    .help(
-                        did_you_mean(name, PROBES)
-                            .unwrap_or_else(|| format!("probes: {}", PROBES.join(", "))),
-                    ),
+                    .help(did_you_mean(name, probe_names()).unwrap_or_else(|| {
+                        format!("probes: {}", probe_names().collect::<Vec<_>>().join(", "))
+                    })),
             );
         }
         return Action::Probe {
