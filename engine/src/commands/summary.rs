@@ -63,7 +63,7 @@ fn detail(out: &mut String, o: &HostOutcome, color: bool) {
             let cmd = e
                 .command
                 .as_deref()
-                .map(|c| format!("  $ {}", sanitize(short(c))))
+                .map(|c| format!("  $ {}", sanitize(c)))
                 .unwrap_or_default();
             let _ = writeln!(out, "  evidence from `{}`{cmd}", e.step);
             for line in &e.lines {
@@ -91,14 +91,6 @@ fn detail(out: &mut String, o: &HostOutcome, color: bool) {
         let _ = writeln!(out, "  path: {}", o.path.join(" → "));
     }
     let _ = writeln!(out, "  took {:.1} s", o.duration_ms as f64 / 1000.0);
-}
-
-/// The user command without the engine's syslog prefix.
-fn short(cmd: &str) -> &str {
-    match cmd.find(" 2>/dev/null; ") {
-        Some(i) if cmd.starts_with("command -v logger") => &cmd[i + " 2>/dev/null; ".len()..],
-        _ => cmd,
-    }
 }
 
 fn table(out: &mut String, outcomes: &[HostOutcome], color: bool) {
