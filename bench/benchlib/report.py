@@ -59,36 +59,33 @@ def render(r, args):
         en = {e["variant"]: e["ms_per_step"] for e in s["engine"]}
         check = by.get("bash: ssh -S … -O check (client start-up, no channel)")
         bare = by.get("bash: ssh -S … true")
-        nolog = by.get("bash: ssh -S … <engine wrapper, no logger> true")
-        wrapped = by.get("bash: ssh -S … <engine wrapper + logger> true")
-        eng = en.get("engine: audit on disk, real logger")
-        shm = en.get("engine: audit on /dev/shm, real logger")
-        fast = en.get("engine: audit on /dev/shm, logger stand-in")
-        if None not in (check, bare, nolog, wrapped, eng, shm, fast):
+        wrapped = by.get("bash: ssh -S … <engine wrapper> true")
+        eng = en.get("engine: audit on disk, syslog line (as shipped)")
+        shm = en.get("engine: audit on /dev/shm, syslog line")
+        nolog = en.get("engine --no-remote-log: audit on disk")
+        if None not in (check, bare, wrapped, eng, shm):
             chan = bare - check
             out += ["", "Where the engine's time per step goes (differences of the rows above):", "",
                     "| part | ms/step |", "|---|---:|",
                     f"| engine per step, as shipped | {eng:.2f} |",
                     f"| bare `true` on the master: new channel + remote `bash -c true` (`ssh -S … true` − `-O check`) | {chan:.2f} |",
                     f"| **engine over the bare command** | **{eng - chan:+.2f}** |",
-                    f"| … the wrapper (pgid echo, two exports), remote (bash rows) | {nolog - bare:+.2f} |",
-                    f"| … the remote `logger` line, remote (bash rows) | {wrapped - nolog:+.2f} |",
-                    f"| … the remote `logger` line, engine with a `logger` → `true` stand-in | {shm - fast:+.2f} |",
+                    f"| … the wrapper (pgid echo, two exports), remote (bash rows) | {wrapped - bare:+.2f} |",
+                    *([f"| … the syslog line (engine − engine `--no-remote-log`) | {eng - nolog:+.2f} |"]
+                      if nolog is not None else []),
                     f"| … audit on disk vs /dev/shm | {eng - shm:+.2f} |",
-                    *([f"| engine `--no-remote-log` over the bare command | {en['engine --no-remote-log: audit on disk'] - chan:+.2f} |"]
-                      if en.get("engine --no-remote-log: audit on disk") else []),
                     f"| … the rest: the engine itself (mux client, tokio, templates, events) = engine − wrapped command on the master | {eng - (wrapped - check):+.2f} |",
                     "", f"Engine vs a bash loop of `ssh -S … true` (which also starts an `ssh` client per step): "
                     f"**{eng - bare:+.2f} ms/step**."]
     if "logger" in r:
         g = r["logger"]
-        out += ["", f"## B'. The remote `logger` line per step, {g['hosts']} hosts (triage)", "",
-                "Same triage; the second fleet's PATH holds only the triage's commands, so the engine's "
-                "`command -v logger` fails and no `logger` runs.", "",
+        out += ["", f"## B'. The host's syslog line per step, {g['hosts']} hosts (triage)", "",
+                "Same triage; the second fleet's PATH holds only the triage's commands, so no `logger` "
+                "runs (the engine's channel drains the lines with `cat`).", "",
                 "| hosts' PATH | median s | runs s |", "|---|---:|---|",
-                f"| with `logger` (as shipped) | {_f(g['with_s'])} | {', '.join(f'{x:.2f}' for x in g['with_runs_s'])} |",
+                f"| with `logger` (as shipped: one per connection) | {_f(g['with_s'])} | {', '.join(f'{x:.2f}' for x in g['with_runs_s'])} |",
                 f"| without `logger` | {_f(g['without_s'])} | {', '.join(f'{x:.2f}' for x in g['without_runs_s'])} |",
-                "", f"The `logger` line costs {_f(g['cost_pct'], '{:+.1f}')} % of wall time."]
+                "", f"The syslog lines cost {_f(g['cost_pct'], '{:+.1f}')} % of wall time."]
     if "validate" in r:
         out += ["", "## C. Validation speed (median of runs)", "", "| what | median s | runs s | peak RSS MB |",
                 "|---|---:|---|---:|"]

@@ -305,6 +305,11 @@ pub struct RunArgs {
     /// SSH connect timeout.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: std::time::Duration,
+    /// Commands run at once on one host; more wait for a free channel.
+    /// The default keeps within sshd's default `MaxSessions` (10), with a
+    /// channel spare for the syslog line and one for killing a timed-out command.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub channels_per_host: u16,
     /// Who is running this (recorded in the audit trail); default: the OS user.
     #[arg(long)]
     pub operator: Option<String>,
@@ -317,7 +322,8 @@ pub struct RunArgs {
     /// Directory on hosts where the agent is installed (default ~/.cache/runbook).
     #[arg(long, value_name = "DIR")]
     pub agent_dir: Option<String>,
-    /// Do not write the one syslog line per step (`logger`) on remote hosts.
+    /// Do not write the syslog line per step on remote hosts (one `logger`
+    /// per connection reads them).
     #[arg(long)]
     pub no_remote_log: bool,
     /// Run only shard I of N of the hosts (`I/N`, 1-based).

@@ -30,6 +30,7 @@ mod run_fan_out_concurrency;
 mod run_fleet;
 mod run_host_failure;
 mod run_host_keys;
+mod run_host_syslog;
 mod run_identity;
 mod run_interrupt;
 mod run_large_output;

@@ -364,6 +364,7 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
             accept_new_host_keys: args.accept_new_host_keys,
             connect_timeout: args.connect_timeout,
             control_dir: std::env::temp_dir(),
+            channels_per_host: usize::from(args.channels_per_host),
         },
     });
     let approver: Arc<dyn Approver> = if args.yes {

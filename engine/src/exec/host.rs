@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::agent::{self, AgentSource, Installed};
 use super::approve::Approval;
+use super::display::sanitize_line;
 use super::events::{Event, OutputRecord};
 use super::result::{ConclusionRecord, Evidence, StepResult};
 use super::scope::{resolve_params, Scope};
@@ -1054,21 +1055,8 @@ impl Walker {
     ) -> StepResult {
         let attempts = step.retries + 1;
         let mut delay = step.retry_delay;
-        let local = self.destination_is_local(step.on);
-        let command = if self.shared.options.remote_log && !local {
-            format!(
-                "command -v logger >/dev/null 2>&1 && logger -t runbook -- {} 2>/dev/null; {command}",
-                quote(&format!(
-                    "run={} operator={} runbook={} step={}",
-                    self.shared.options.run_id,
-                    self.shared.options.operator,
-                    rb.name,
-                    ids.join(",")
-                ))
-            )
-        } else {
-            command.to_string()
-        };
+        let remote_log = self.shared.options.remote_log && !self.destination_is_local(step.on);
+        let command = command.to_string();
         let mut last = StepResult::default();
         for attempt in 1..=attempts {
             let (transport, target) = match self.transport(rb, step.on, ctx).await {
@@ -1130,6 +1118,9 @@ impl Walker {
                 cancel: cancel.clone(),
                 stdin: None,
             };
+            if remote_log {
+                transport.syslog(&self.syslog_line(rb, ids, attempt)).await;
+            }
             let attempt_started = Instant::now();
             let (error, retryable, output) = match transport.exec(request).await {
                 Ok(o) if o.cancelled => (Some(self.stop_reason()), false, Some(o)),
@@ -1169,6 +1160,25 @@ impl Walker {
             }
         }
         last
+    }
+
+    /// The line the host's own syslog gets before a command, to join the
+    /// host's logs with the audit trail: `run=… operator=… runbook=…
+    /// step=…` (and `attempt=N` on retries), on one line whatever the
+    /// operator's name holds.
+    fn syslog_line(&self, rb: &Runbook, ids: &[String], attempt: u32) -> String {
+        let options = &self.shared.options;
+        let mut line = format!(
+            "run={} operator={} runbook={} step={}",
+            options.run_id,
+            options.operator,
+            rb.name,
+            ids.join(",")
+        );
+        if attempt > 1 {
+            line.push_str(&format!(" attempt={attempt}"));
+        }
+        sanitize_line(&line)
     }
 
     /// Why a running step of this host was stopped: a step is only ever

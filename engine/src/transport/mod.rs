@@ -6,6 +6,7 @@ pub mod capture;
 pub mod local;
 pub mod replay;
 pub mod ssh;
+mod syslog;
 mod wrap;
 
 use std::sync::Arc;
@@ -194,6 +195,13 @@ pub trait Transport: Send + Sync {
     async fn exec(&self, request: ExecRequest) -> Result<ExecOutput, TransportError>;
     /// Closes the connection (best effort).
     async fn close(&self);
+    /// Writes `line` to the machine's own system log, tagged `runbook`, so
+    /// that the host's logs can be joined with the audit trail. Best
+    /// effort: it never fails or noticeably delays a step, and transports
+    /// with no remote log of their own (local, recorded outputs) ignore it.
+    async fn syslog(&self, line: &str) {
+        let _ = line;
+    }
     /// Whether the connection can still start a command. The executor
     /// asks before reusing a connection, so that one that died between
     /// two steps (an SSH master killed or OOM-killed) is replaced by a new

@@ -10,14 +10,18 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 use super::capture::{read_optional, read_stderr_with_pid};
+use super::syslog::RemoteSyslog;
 use super::wrap::{kill_command, wrap_command};
 use super::{Destination, ExecOutput, ExecRequest, Transport, TransportError};
 
 /// How long a stopped command may take to report its process group.
 const PGID_GRACE: Duration = Duration::from_secs(5);
+
+/// sshd's default `MaxSessions` (channels open at once on one connection).
+const SSHD_DEFAULT_MAX_SESSIONS: usize = 10;
 
 /// SSH settings from the command line.
 #[derive(Debug, Clone)]
@@ -34,6 +38,11 @@ pub struct SshOptions {
     pub connect_timeout: Duration,
     /// Where control sockets live.
     pub control_dir: PathBuf,
+    /// Commands run at once on one connection; more wait for a free
+    /// channel. Two more channels stay free: the syslog line's and one to
+    /// kill a timed-out command, so the sum stays within the host's
+    /// `MaxSessions` (10 by default, so 8 here).
+    pub channels_per_host: usize,
 }
 
 impl Default for SshOptions {
@@ -45,6 +54,7 @@ impl Default for SshOptions {
             accept_new_host_keys: false,
             connect_timeout: Duration::from_secs(10),
             control_dir: std::env::temp_dir(),
+            channels_per_host: SSHD_DEFAULT_MAX_SESSIONS - 2,
         }
     }
 }
@@ -54,6 +64,11 @@ pub struct SshTransport {
     destination: Destination,
     options: SshOptions,
     session: Mutex<Option<Arc<Session>>>,
+    /// Free channels for commands.
+    channels: Semaphore,
+    /// The one channel kept for killing timed-out commands.
+    kill_channel: Semaphore,
+    syslog: RemoteSyslog,
 }
 
 impl SshTransport {
@@ -67,6 +82,9 @@ impl SshTransport {
             destination: destination.clone(),
             options: options.clone(),
             session: Mutex::new(None),
+            channels: Semaphore::new(options.channels_per_host.max(1)),
+            kill_channel: Semaphore::new(1),
+            syslog: RemoteSyslog::new(),
         };
         transport.session().await?;
         Ok(transport)
@@ -142,6 +160,7 @@ impl SshTransport {
     }
 
     async fn kill_remote(&self, session: &Session, pgid: i32) {
+        let _channel = self.kill_channel.acquire().await;
         let cmd = kill_command(pgid);
         let mut kill = session.raw_command(cmd);
         kill.stdin(Stdio::null())
@@ -192,9 +211,21 @@ fn classify_connect_error(host: &str, e: &openssh::Error) -> TransportError {
 #[async_trait]
 impl Transport for SshTransport {
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, TransportError> {
+        // Waiting for a channel is part of the command's time, so a
+        // fan-out wider than the host allows still ends at its timeout.
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::from_std(started + req.timeout);
+        let _channel = tokio::select! {
+            permit = self.channels.acquire() => permit,
+            _ = tokio::time::sleep_until(deadline) => {
+                return Ok(ExecOutput { timed_out: true, ..Default::default() })
+            }
+            _ = req.cancel.cancelled() => {
+                return Ok(ExecOutput { cancelled: true, ..Default::default() })
+            }
+        };
         let session = self.session().await?;
         let host = self.destination.name.clone();
-        let started = Instant::now();
         let wrapped = wrap_command(&req.command, &req.env);
         let spawned = session
             .raw_command(&wrapped)
@@ -259,7 +290,7 @@ impl Transport for SshTransport {
         let mut cancelled = false;
         let stop = tokio::select! {
             r = &mut work => Ok(r),
-            _ = tokio::time::sleep(req.timeout) => { timed_out = true; Err(()) }
+            _ = tokio::time::sleep_until(deadline) => { timed_out = true; Err(()) }
             _ = req.cancel.cancelled() => { cancelled = true; Err(()) }
         };
         let (out, err, status) = match stop {
@@ -341,12 +372,21 @@ impl Transport for SshTransport {
     }
 
     async fn close(&self) {
+        self.syslog.close().await;
         let session = self.session.lock().await.take();
         if let Some(s) = session {
             masters().remove(s.control_socket());
             if let Ok(s) = Arc::try_unwrap(s) {
                 let _ = tokio::time::timeout(Duration::from_secs(5), s.close()).await;
             }
+        }
+    }
+
+    async fn syslog(&self, line: &str) {
+        if let Ok(session) = self.session().await {
+            self.syslog
+                .write(&session, line, &self.destination.name)
+                .await;
         }
     }
 

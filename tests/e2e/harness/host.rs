@@ -22,6 +22,10 @@ pub const SSHD_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long [`Host::ssh`] lets a command run.
 pub const SSH_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `MaxSessions` of every host unless a test sets another: high enough for
+/// any fan-out a test runs.
+const HIGH_MAX_SESSIONS: u32 = 1000;
+
 /// Paths every host of a fleet shares.
 pub(crate) struct FleetFiles {
     pub root: PathBuf,
@@ -48,6 +52,7 @@ pub struct Host {
     files: Arc<FleetFiles>,
     host_key: Mutex<KeyPair>,
     sshd: Mutex<Option<SshdProcess>>,
+    max_sessions: Mutex<u32>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -75,6 +80,7 @@ impl Host {
             files,
             host_key: Mutex::new(host_key),
             sshd: Mutex::new(None),
+            max_sessions: Mutex::new(HIGH_MAX_SESSIONS),
         }
     }
 
@@ -203,9 +209,19 @@ impl Host {
             host_key: &host_key.private_key,
             authorized_keys: &self.files.authorized_keys,
             session_env: &env,
+            max_sessions: *lock(&self.max_sessions),
         });
         fs::write(self.config_path(), config)
             .unwrap_or_else(|error| panic!("cannot write sshd_config for {}: {error}", self.name));
+    }
+
+    /// Lets one SSH connection have at most `channels` open at once
+    /// (sshd's `MaxSessions`; its default is 10) and restarts sshd.
+    pub fn limit_sessions(&self, channels: u32) {
+        *lock(&self.max_sessions) = channels;
+        self.write_sshd_config();
+        self.stop_sshd();
+        self.start_sshd();
     }
 
     /// Moves the host to a new address (before its first start only).

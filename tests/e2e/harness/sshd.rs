@@ -36,6 +36,8 @@ pub struct SshdSettings<'a> {
     pub authorized_keys: &'a Path,
     /// Variables every session of this host starts with (`SetEnv`).
     pub session_env: &'a [(String, String)],
+    /// Channels one connection may have open at once (`MaxSessions`).
+    pub max_sessions: u32,
 }
 
 /// Renders a complete `sshd_config`: public-key login as root only, no PAM,
@@ -64,13 +66,14 @@ pub fn render_config(settings: &SshdSettings<'_>) -> String {
          X11Forwarding no\n\
          LoginGraceTime 30\n\
          MaxStartups 1000\n\
-         MaxSessions 1000\n\
+         MaxSessions {max_sessions}\n\
          LogLevel INFO\n\
          Subsystem sftp internal-sftp\n",
         name = settings.host_name,
         listen = settings.listen,
         host_key = settings.host_key.display(),
         authorized_keys = settings.authorized_keys.display(),
+        max_sessions = settings.max_sessions,
     );
     if supports_per_source_penalties() {
         // OpenSSH >= 9.8 would otherwise refuse 127.0.0.1 for a while after
