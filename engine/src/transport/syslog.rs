@@ -26,14 +26,17 @@ const CLOSE_LIMIT: Duration = Duration::from_secs(2);
 enum State {
     /// No line written yet: the channel opens on the first one.
     Idle,
-    /// `logger` runs on `session`.
-    Open {
-        session: Arc<Session>,
-        child: Child<Arc<Session>>,
-        stdin: ChildStdin,
-    },
+    /// `logger` runs.
+    Open(Box<Channel>),
     /// The channel could not be opened or stopped taking lines.
     Off,
+}
+
+/// A running `logger` and the connection it runs on.
+struct Channel {
+    session: Arc<Session>,
+    child: Child<Arc<Session>>,
+    stdin: ChildStdin,
 }
 
 /// The `logger` channel of one SSH connection.
@@ -53,17 +56,17 @@ impl RemoteSyslog {
     /// connection was replaced.
     pub(super) async fn write(&self, session: &Arc<Session>, line: &str, host: &str) {
         let mut state = self.state.lock().await;
-        let stale = matches!(&*state, State::Open { session: s, .. } if !Arc::ptr_eq(s, session));
+        let stale = matches!(&*state, State::Open(c) if !Arc::ptr_eq(&c.session, session));
         if stale || matches!(*state, State::Idle) {
             *state = open(session, host).await;
         }
-        let State::Open { stdin, .. } = &mut *state else {
+        let State::Open(channel) = &mut *state else {
             return;
         };
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
-        let written = tokio::time::timeout(WRITE_LIMIT, stdin.write_all(&bytes)).await;
+        let written = tokio::time::timeout(WRITE_LIMIT, channel.stdin.write_all(&bytes)).await;
         if !matches!(written, Ok(Ok(()))) {
             tracing::warn!(
                 host,
@@ -77,12 +80,12 @@ impl RemoteSyslog {
     /// was sent, so no line is lost with the connection.
     pub(super) async fn close(&self) {
         let state = std::mem::replace(&mut *self.state.lock().await, State::Off);
-        if let State::Open {
-            session,
-            child,
-            mut stdin,
-        } = state
-        {
+        if let State::Open(channel) = state {
+            let Channel {
+                session,
+                child,
+                mut stdin,
+            } = *channel;
             let _ = stdin.shutdown().await;
             drop(stdin);
             let _ = tokio::time::timeout(CLOSE_LIMIT, child.wait()).await;
@@ -100,11 +103,11 @@ async fn open(session: &Arc<Session>, host: &str) -> State {
         .await;
     match spawned {
         Ok(mut child) => match child.stdin().take() {
-            Some(stdin) => State::Open {
+            Some(stdin) => State::Open(Box::new(Channel {
                 session: session.clone(),
                 child,
                 stdin,
-            },
+            })),
             None => State::Off,
         },
         Err(e) => {
