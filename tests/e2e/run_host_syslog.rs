@@ -88,9 +88,12 @@ fn a_fan_out_wider_than_the_hosts_max_sessions_waits_for_free_channels() {
     assert_eq!(run.concluded_steps(), ["all"]);
     assert_eq!(fixture_lines(host, "syslog").len(), 12);
 
-    // Opening them all at once is what the host refuses.
+    // Opening them all at once is what the host refuses (branches long
+    // enough that none ends before the last one opens, even on a busy
+    // machine; the refused ones end the run at once).
     let greedy = Run::new(&fleet, "wide-fan-out")
         .host("node-1")
+        .param("seconds", "3")
         .args(["--channels-per-host", "12"])
         .output();
     greedy.assert_code(1);
@@ -100,5 +103,32 @@ fn a_fan_out_wider_than_the_hosts_max_sessions_waits_for_free_channels() {
             .contains("cannot run the command on node-1"),
         "{}",
         greedy.audit_text()
+    );
+}
+
+#[test]
+fn a_deadline_kills_every_branch_of_a_fan_out_that_fills_the_connection() {
+    let fleet = Fleet::start(1);
+    let host = fleet.host("node-1");
+    host.limit_sessions(10);
+
+    let started = std::time::Instant::now();
+    let run = Run::new(&fleet, "wide-fan-out")
+        .host("node-1")
+        .param("seconds", "300")
+        .args(["--deadline", "2s"])
+        .output();
+    run.assert_code(1);
+    // Eight ran and four waited for a channel; the eight were killed
+    // through the one channel kept for kills, without waiting in turn.
+    assert_eq!(run.events_of("step_started", None).len(), 12);
+    assert!(run.events_of("step_finished", None).is_empty());
+    assert_eq!(run.events_of("step_skipped", None).len(), 12);
+    assert_gone(host, "^sleep 300$");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "stopping took {:?}:\n{}",
+        started.elapsed(),
+        run.audit_text()
     );
 }
