@@ -86,6 +86,17 @@ def render(r, args):
                 f"| with `logger` (as shipped: one per connection) | {_f(g['with_s'])} | {', '.join(f'{x:.2f}' for x in g['with_runs_s'])} |",
                 f"| without `logger` | {_f(g['without_s'])} | {', '.join(f'{x:.2f}' for x in g['without_runs_s'])} |",
                 "", f"The syslog lines cost {_f(g['cost_pct'], '{:+.1f}')} % of wall time."]
+    if "kept" in r:
+        out += ["", "## B''. Running again during an incident: `--keep-connections` (triage, median of runs)", "",
+                "Each row: the same runbook run again and again on the same hosts; a fresh login every run vs "
+                "`--keep-connections 10m` using the SSH masters the first (warm-up, not counted) run left. "
+                "Interleaved.", "",
+                "| hosts | fresh login s | kept connections s | kept ÷ fresh | runs s (fresh; kept) |",
+                "|---:|---:|---:|---:|---|"]
+        for k in r["kept"]:
+            out.append(f"| {k['hosts']} | {_f(k['fresh_s'])} | {_f(k['kept_s'])} | {_f(k['ratio'], '{:.2f}×')} | "
+                       f"{', '.join(f'{x:.2f}' for x in k['fresh_runs_s'])}; "
+                       f"{', '.join(f'{x:.2f}' for x in k['kept_runs_s'])} |")
     if "validate" in r:
         out += ["", "## C. Validation speed (median of runs)", "", "| what | median s | runs s | peak RSS MB |",
                 "|---|---:|---|---:|"]

@@ -62,6 +62,16 @@ pub enum Command {
     Report(ReportArgs),
     /// Re-run a recorded run's decisions with today's runbook, touching no host.
     Replay(ReplayArgs),
+    /// List the SSH connections kept by `run --keep-connections`, or close them.
+    Connections(ConnectionsArgs),
+}
+
+/// `runbook connections`.
+#[derive(Debug, Args)]
+pub struct ConnectionsArgs {
+    /// Close every kept connection now.
+    #[arg(long)]
+    pub close: bool,
 }
 
 /// Where audit files are.
@@ -310,6 +320,11 @@ pub struct RunArgs {
     /// channel spare for the syslog line and one for killing a timed-out command.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub channels_per_host: u16,
+    /// Leave each host's SSH master running for IDLE after the run, and use
+    /// one an earlier run left (same host and SSH settings), so that running
+    /// again during an incident skips the login. See `runbook connections`.
+    #[arg(long, value_name = "IDLE", value_parser = parse_keep_duration)]
+    pub keep_connections: Option<std::time::Duration>,
     /// Who is running this (recorded in the audit trail); default: the OS user.
     #[arg(long)]
     pub operator: Option<String>,
@@ -349,6 +364,14 @@ pub enum FailOn {
     Warning,
     /// Critical only.
     Critical,
+}
+
+fn parse_keep_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err(format!("`{s}` is less than a second; try `10m`"));
+    }
+    Ok(d)
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -33,6 +33,7 @@ mod run_host_keys;
 mod run_host_syslog;
 mod run_identity;
 mod run_interrupt;
+mod run_keep_connections;
 mod run_large_output;
 mod run_plan;
 mod run_retries;

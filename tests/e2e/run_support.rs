@@ -114,6 +114,8 @@ pub struct Run {
     ssh_config: Option<PathBuf>,
     audit_dir: TempDir,
     timeout: Duration,
+    /// `--keep-connections`: SSH masters may outlive the run.
+    keeps_masters: bool,
 }
 
 impl Run {
@@ -160,6 +162,7 @@ impl Run {
             ssh_config: None,
             audit_dir,
             timeout: RUN_TIMEOUT,
+            keeps_masters: false,
         }
     }
 
@@ -211,6 +214,16 @@ impl Run {
         self
     }
 
+    /// `--keep-connections IDLE` with kept masters in `dir`
+    /// (`RUNBOOK_SSH_DIR`); the masters may outlive the run.
+    pub fn keep_connections(mut self, dir: &Path, idle: &str) -> Run {
+        self.command
+            .env("RUNBOOK_SSH_DIR", dir)
+            .args(["--keep-connections", idle]);
+        self.keeps_masters = true;
+        self
+    }
+
     /// Ships the agent: sets `RUNBOOK_AGENT_BINARY` (building it if needed).
     pub fn with_agent(mut self) -> Run {
         self.command.env("RUNBOOK_AGENT_BINARY", agent_binary());
@@ -234,7 +247,7 @@ impl Run {
             output.stderr,
             started.elapsed(),
             self.audit_dir,
-            self.ssh_config.as_deref(),
+            self.ssh_config.as_deref().filter(|_| !self.keeps_masters),
         )
     }
 
@@ -257,7 +270,7 @@ impl Run {
             stdout: Some(stdout),
             stderr: Some(stderr),
             audit_dir: Some(self.audit_dir),
-            ssh_config: self.ssh_config,
+            ssh_config: self.ssh_config.filter(|_| !self.keeps_masters),
             timeout: self.timeout,
             started: Instant::now(),
         }
@@ -407,28 +420,9 @@ impl RunOutput {
             eprintln!("=== runbook run ===\n{}", output.context());
         }
         if let Some(ssh_config) = ssh_config {
-            output.assert_no_ssh_master_left(ssh_config);
+            assert_no_ssh_master_left(ssh_config, &output.context());
         }
         output
-    }
-
-    /// The engine closes every SSH master it opened: within a few seconds
-    /// of its exit no process on this machine uses the fleet's ssh_config.
-    fn assert_no_ssh_master_left(&self, ssh_config: &Path) {
-        let needle = ssh_config.display().to_string();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = processes_mentioning(&needle);
-            if left.is_empty() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "SSH processes of this fleet outlived the engine by 10 s: {left:?}\n{}",
-                self.context()
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
     }
 
     /// Stdout and stderr, for assertion messages.
@@ -533,7 +527,27 @@ impl RunOutput {
 }
 
 /// Pids of processes on this machine whose command line contains `needle`.
-fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
+/// Within 10 s no process on this machine uses the fleet's ssh_config:
+/// every SSH master the engine opened is gone. `context` goes into the
+/// failure message.
+pub fn assert_no_ssh_master_left(ssh_config: &Path, context: &str) {
+    let needle = ssh_config.display().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = processes_mentioning(&needle);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SSH processes of this fleet outlived the engine by 10 s: {left:?}\n{context}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Processes on this machine whose command line contains `needle`.
+pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };

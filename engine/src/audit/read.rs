@@ -179,9 +179,14 @@ pub fn timeline_line(e: &serde_json::Value) -> Option<String> {
             }
         ),
         "connected" => format!(
-            "{host:<16} connected to {} ({} ms)",
+            "{host:<16} connected to {} ({} ms{})",
             s("target"),
-            e["duration_ms"]
+            e["duration_ms"],
+            if e["reused"] == true {
+                ", kept by an earlier run"
+            } else {
+                ""
+            }
         ),
         "connection_failed" => format!(
             "{host:<16} CONNECTION FAILED to {}: {}",

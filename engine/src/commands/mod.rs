@@ -13,6 +13,7 @@ macro_rules! outln {
 }
 
 mod audit;
+mod connections;
 mod describe;
 mod graph;
 mod new;
@@ -72,6 +73,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Audit(cmd) => audit::run(&cmd),
         Command::Report(args) => report::report(&args),
         Command::Replay(args) => report::replay(&args),
+        Command::Connections(args) => connections::run(&args),
     };
     ExitCode::from(code)
 }

@@ -69,9 +69,14 @@ fn describe(e: &Value) -> Option<String> {
     let line = match s(e, "type") {
         "host_started" => format!("[{host}] started"),
         "connected" => format!(
-            "[{host}] connected to {} in {} ms",
+            "[{host}] connected to {} in {} ms{}",
             s(e, "target"),
-            e["duration_ms"]
+            e["duration_ms"],
+            if e["reused"] == true {
+                " (kept by an earlier run)"
+            } else {
+                ""
+            }
         ),
         // The error names the target already ("cannot connect to node-2: …").
         "connection_failed" => format!("[{host}] {}", s(e, "error")),

@@ -24,7 +24,8 @@ use crate::inventory;
 use crate::library::Library;
 use crate::model::{Action, FindingSeverity, Runbook};
 use crate::redact::Redactor;
-use crate::transport::ssh::SshOptions;
+use crate::transport::kept::KeptMasters;
+use crate::transport::ssh::{KeepConnections, SshOptions};
 use crate::transport::{Connector, DefaultConnector, Destination};
 
 /// A run as resolved from the command line.
@@ -288,6 +289,16 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
         hosts,
         operator,
     } = resolved;
+    let keep = match args.keep_connections {
+        Some(idle) => match KeptMasters::open(KeptMasters::default_root()) {
+            Ok(masters) => Some(KeepConnections { masters, idle }),
+            Err(e) => {
+                eprintln!("error: --keep-connections: {e}");
+                return exit::FAILED;
+            }
+        },
+        None => None,
+    };
     let run_id = ulid::Ulid::new().to_string();
     let secrets: Vec<String> = runbook
         .params
@@ -365,6 +376,7 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
             connect_timeout: args.connect_timeout,
             control_dir: std::env::temp_dir(),
             channels_per_host: usize::from(args.channels_per_host),
+            keep,
         },
     });
     let approver: Arc<dyn Approver> = if args.yes {

@@ -52,6 +52,10 @@ pub enum Event {
         target: String,
         /// Milliseconds it took.
         duration_ms: u64,
+        /// An SSH master kept open by an earlier run (`--keep-connections`)
+        /// was used: no new login.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        reused: bool,
     },
     /// A connection could not be established.
     ConnectionFailed {

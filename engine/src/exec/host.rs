@@ -1289,6 +1289,7 @@ impl Walker {
                     host: self.host.name.clone(),
                     target: destination.name.clone(),
                     duration_ms: started.elapsed().as_millis() as u64,
+                    reused: t.reused(),
                 });
                 pool.failed.remove(&destination);
                 pool.live.insert(destination.clone(), t.clone());

@@ -3,6 +3,7 @@
 //! and recorded outputs (scenario tests) plug in alike.
 
 pub mod capture;
+pub mod kept;
 pub mod local;
 pub mod replay;
 pub mod ssh;
@@ -201,6 +202,11 @@ pub trait Transport: Send + Sync {
     /// with no remote log of their own (local, recorded outputs) ignore it.
     async fn syslog(&self, line: &str) {
         let _ = line;
+    }
+    /// Whether this connection is one an earlier run kept open
+    /// (`--keep-connections`) rather than a new login.
+    fn reused(&self) -> bool {
+        false
     }
     /// Whether the connection can still start a command. The executor
     /// asks before reusing a connection, so that one that died between

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::sync::{Mutex, Semaphore};
 
 use super::capture::{read_optional, read_stderr_with_pid};
+use super::kept::{self, KeptMasters};
 use super::syslog::RemoteSyslog;
 use super::wrap::{kill_command, wrap_command};
 use super::{Destination, ExecOutput, ExecRequest, Transport, TransportError};
@@ -43,6 +45,17 @@ pub struct SshOptions {
     /// kill a timed-out command, so the sum stays within the host's
     /// `MaxSessions` (10 by default, so 8 here).
     pub channels_per_host: usize,
+    /// Keep masters for later runs and use ones earlier runs kept.
+    pub keep: Option<KeepConnections>,
+}
+
+/// `--keep-connections IDLE`: masters outlive the run by IDLE without use.
+#[derive(Debug, Clone)]
+pub struct KeepConnections {
+    /// Where kept masters live.
+    pub masters: KeptMasters,
+    /// How long a kept master waits unused before it exits.
+    pub idle: Duration,
 }
 
 impl Default for SshOptions {
@@ -55,6 +68,7 @@ impl Default for SshOptions {
             connect_timeout: Duration::from_secs(10),
             control_dir: std::env::temp_dir(),
             channels_per_host: SSHD_DEFAULT_MAX_SESSIONS - 2,
+            keep: None,
         }
     }
 }
@@ -69,6 +83,8 @@ pub struct SshTransport {
     /// The one channel kept for killing timed-out commands.
     kill_channel: Semaphore,
     syslog: RemoteSyslog,
+    /// The first session was a master kept by an earlier run.
+    reused: AtomicBool,
 }
 
 impl SshTransport {
@@ -85,6 +101,7 @@ impl SshTransport {
             channels: Semaphore::new(options.channels_per_host.max(1)),
             kill_channel: Semaphore::new(1),
             syslog: RemoteSyslog::new(),
+            reused: AtomicBool::new(false),
         };
         transport.session().await?;
         Ok(transport)
@@ -110,13 +127,8 @@ impl SshTransport {
         if let Some(k) = &self.options.identity {
             b.keyfile(k);
         }
-        if let Some(u) = self
-            .destination
-            .user
-            .as_ref()
-            .or(self.options.user.as_ref())
-        {
-            b.user(u.clone());
+        if let Some(u) = self.login_user() {
+            b.user(u.to_string());
         }
         if let Some(p) = self.destination.port {
             b.port(p);
@@ -126,12 +138,32 @@ impl SshTransport {
 
     /// The live session, connecting (again) when there is none.
     async fn session(&self) -> Result<Arc<Session>, TransportError> {
-        let mut slot = self.session.lock().await;
-        if let Some(s) = slot.as_ref() {
+        let mut current = self.session.lock().await;
+        if let Some(s) = current.as_ref() {
             return Ok(s.clone());
         }
-        let builder = self.builder();
+        let mut builder = self.builder();
         let host = self.destination.name.clone();
+        if let Some(keep) = &self.options.keep {
+            let dir = keep
+                .masters
+                .slot(&self.settings(), &self.describe())
+                .map_err(|e| TransportError::Connect {
+                    host: host.clone(),
+                    reason: format!("--keep-connections: {e}"),
+                })?;
+            if let Some(session) = kept::resume_live(&dir).await {
+                let session = Arc::new(session);
+                self.reused.store(true, Ordering::Relaxed);
+                *current = Some(session.clone());
+                return Ok(session);
+            }
+            builder.control_directory(&dir);
+            let idle = usize::try_from(keep.idle.as_secs()).unwrap_or(usize::MAX);
+            if let Some(idle) = std::num::NonZeroUsize::new(idle) {
+                builder.control_persist(ControlPersist::IdleFor(idle));
+            }
+        }
         let backstop = self.options.connect_timeout + Duration::from_secs(5);
         let connected =
             tokio::time::timeout(backstop, builder.connect_mux(&self.destination.address)).await;
@@ -145,9 +177,60 @@ impl SshTransport {
             Ok(Err(e)) => return Err(classify_connect_error(&host, &e)),
             Ok(Ok(s)) => Arc::new(s),
         };
-        masters().insert(session.control_socket().to_path_buf());
-        *slot = Some(session.clone());
+        // Kept masters are meant to outlive this process; the rest are
+        // closed even on a forced exit.
+        if self.options.keep.is_none() {
+            masters().insert(session.control_socket().to_path_buf());
+        }
+        *current = Some(session.clone());
         Ok(session)
+    }
+
+    /// Everything that decides which host a master reaches and how: two
+    /// runs share a kept master only when they would make the same
+    /// connection.
+    fn settings(&self) -> Vec<String> {
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        vec![
+            self.destination.address.clone(),
+            self.login_user().unwrap_or_default().to_string(),
+            self.destination
+                .port
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            path(&self.options.config_file),
+            path(&self.options.identity),
+            self.options.accept_new_host_keys.to_string(),
+        ]
+    }
+
+    /// `user@address:port` for `runbook connections`.
+    fn describe(&self) -> String {
+        let mut text = String::new();
+        if let Some(user) = self.login_user() {
+            text.push_str(user);
+            text.push('@');
+        }
+        text.push_str(&self.destination.address);
+        if let Some(port) = self.destination.port {
+            text.push_str(&format!(":{port}"));
+        }
+        if let Some(config) = &self.options.config_file {
+            text.push_str(&format!(" (-F {})", config.display()));
+        }
+        text
+    }
+
+    fn login_user(&self) -> Option<&str> {
+        self.destination
+            .user
+            .as_deref()
+            .or(self.options.user.as_deref())
     }
 
     /// Forgets a broken session so the next command reconnects.
@@ -377,9 +460,18 @@ impl Transport for SshTransport {
         if let Some(s) = session {
             masters().remove(s.control_socket());
             if let Ok(s) = Arc::try_unwrap(s) {
-                let _ = tokio::time::timeout(Duration::from_secs(5), s.close()).await;
+                if self.options.keep.is_some() {
+                    // Left running for the next run; ControlPersist ends it.
+                    let _ = s.detach();
+                } else {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), s.close()).await;
+                }
             }
         }
+    }
+
+    fn reused(&self) -> bool {
+        self.reused.load(Ordering::Relaxed)
     }
 
     async fn syslog(&self, line: &str) {
