@@ -64,6 +64,27 @@ pub enum Command {
     Replay(ReplayArgs),
     /// List the SSH connections kept by `run --keep-connections`, or close them.
     Connections(ConnectionsArgs),
+    /// ssh's `ProxyCommand` for connections with TCP_NODELAY (internal).
+    #[command(name = "__connect", hide = true)]
+    Connect(ConnectArgs),
+}
+
+/// `runbook __connect`: connect, set TCP_NODELAY, pass the socket to ssh.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Seconds to wait for each address.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
+    /// Directory to write a failure to, for the engine to show.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// The destination as given to ssh (`%n`), naming the failure file.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Host to connect to.
+    pub host: String,
+    /// Port.
+    pub port: u16,
 }
 
 /// `runbook connections`.
@@ -320,6 +341,10 @@ pub struct RunArgs {
     /// channel spare for the syslog line and one for killing a timed-out command.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub channels_per_host: u16,
+    /// Connect as ssh would, without TCP_NODELAY (by default the engine
+    /// connects for ssh and turns Nagle's algorithm off: ~40 ms less per host).
+    #[arg(long)]
+    pub no_tcp_nodelay: bool,
     /// Leave each host's SSH master running for IDLE after the run, and use
     /// one an earlier run left (same host and SSH settings), so that running
     /// again during an incident skips the login. See `runbook connections`.

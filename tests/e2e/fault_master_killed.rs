@@ -18,7 +18,7 @@ use crate::run_support::{Run, RunOutput};
 /// has forked into the background (`-f`), and the process found is the
 /// master itself, not the parent that is about to exit.
 fn kill_the_master(fleet: &Fleet) {
-    let masters = ssh_masters(fleet.ssh_config_path());
+    let masters = ssh_masters(&fleet.engine_tmp_dir());
     assert_eq!(masters.len(), 1, "not one master: {masters:?}");
     let pid = masters[0];
     signal(pid, Signal::SIGKILL);

@@ -99,7 +99,7 @@ fn a_second_sigint_exits_at_once_and_leaves_no_ssh_master_behind() {
         sent.elapsed()
     );
     run.assert_code(130);
-    assert!(ssh_masters(fleet.ssh_config_path()).is_empty());
+    assert!(ssh_masters(&fleet.engine_tmp_dir()).is_empty());
     // The trail has every line written so far, intact: sealed if the
     // first stop won the race, else reported as not sealed.
     let path = run.audit_path.as_deref().expect("audit");

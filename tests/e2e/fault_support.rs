@@ -92,9 +92,10 @@ pub fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
 }
 
-/// Pids of the SSH masters (`ssh … -M …`) using `ssh_config`.
-pub fn ssh_masters(ssh_config: &Path) -> Vec<u32> {
-    let needle = ssh_config.display().to_string();
+/// Pids of the SSH masters (`ssh … -M …`) whose command line names `marker`
+/// (a fleet's engine `TMPDIR`).
+pub fn ssh_masters(marker: &Path) -> Vec<u32> {
+    let needle = marker.display().to_string();
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -107,7 +108,9 @@ pub fn ssh_masters(ssh_config: &Path) -> Vec<u32> {
             let args: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
             args.first().is_some_and(|a| a.ends_with(b"ssh"))
                 && args.iter().any(|a| *a == b"-M")
-                && args.contains(&needle.as_bytes())
+                && args
+                    .iter()
+                    .any(|a| String::from_utf8_lossy(a).contains(&needle))
         })
         .collect()
 }

@@ -38,6 +38,7 @@ mod run_large_output;
 mod run_plan;
 mod run_retries;
 mod run_smoke;
+mod run_ssh_config;
 mod run_support;
 mod run_timeouts;
 mod run_unreachable;

@@ -97,7 +97,7 @@ fn the_next_run_uses_the_kept_connection_without_logging_in_again() {
     let (code, closed) = kept.connections(&["--close"]);
     assert_eq!(code, Some(0));
     assert_eq!(closed.trim(), "closed 1 kept connection");
-    assert_no_ssh_master_left(fleet.ssh_config_path(), &closed);
+    assert_no_ssh_master_left(&fleet.engine_tmp_dir(), &closed);
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn a_kept_connection_ends_after_its_idle_time() {
         .keep_connections(kept.path(), "3s")
         .output()
         .assert_code(0);
-    let needle = fleet.ssh_config_path().display().to_string();
+    let needle = fleet.engine_tmp_dir().display().to_string();
     let deadline = Instant::now() + Duration::from_secs(15);
     assert!(
         !processes_mentioning(&needle).is_empty(),

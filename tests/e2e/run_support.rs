@@ -1,5 +1,6 @@
 //! What the `run_*` and `agent_*` tests share: a builder that runs the real
-//! `runbook` binary against a [`Fleet`] (its ssh_config, a temp audit dir,
+//! `runbook` binary against a [`Fleet`] (its ssh_config and engine
+//! `TMPDIR`, a temp audit dir,
 //! a temp agent dir), and the run's output read back — exit code, stdout,
 //! stderr, the `--output json` document and the audit events.
 //!
@@ -111,7 +112,10 @@ pub fn agent_binary() -> &'static Path {
 pub struct Run {
     command: Command,
     agent_dir: Option<PathBuf>,
+    /// `--ssh-config` (the fleet's unless a test gives its own).
     ssh_config: Option<PathBuf>,
+    /// The engine's `TMPDIR`, which every `ssh` it starts names.
+    ssh_marker: Option<PathBuf>,
     audit_dir: TempDir,
     timeout: Duration,
     /// `--keep-connections`: SSH masters may outlive the run.
@@ -134,8 +138,10 @@ impl Run {
     /// (for `plan`).
     pub fn command(fleet: &Fleet, subcommand: &str, runbook: &str) -> Run {
         let mut run = Run::offline(subcommand, runbook);
-        run.command.arg("--ssh-config").arg(fleet.ssh_config_path());
+        let tmp = fleet.engine_tmp_dir();
+        run.command.env("TMPDIR", &tmp);
         run.ssh_config = Some(fleet.ssh_config_path().to_path_buf());
+        run.ssh_marker = Some(tmp);
         run
     }
 
@@ -160,6 +166,7 @@ impl Run {
             command,
             agent_dir: None,
             ssh_config: None,
+            ssh_marker: None,
             audit_dir,
             timeout: RUN_TIMEOUT,
             keeps_masters: false,
@@ -177,8 +184,17 @@ impl Run {
         self
     }
 
+    /// `--ssh-config FILE` instead of the fleet's.
+    pub fn ssh_config(mut self, file: impl Into<PathBuf>) -> Run {
+        self.ssh_config = Some(file.into());
+        self
+    }
+
     /// The final command line.
     fn finish(&mut self) {
+        if let Some(file) = self.ssh_config.take() {
+            self.command.arg("--ssh-config").arg(file);
+        }
         if let Some(dir) = self.agent_dir.take() {
             self.command.arg("--agent-dir").arg(dir);
         }
@@ -247,7 +263,7 @@ impl Run {
             output.stderr,
             started.elapsed(),
             self.audit_dir,
-            self.ssh_config.as_deref().filter(|_| !self.keeps_masters),
+            self.ssh_marker.as_deref().filter(|_| !self.keeps_masters),
         )
     }
 
@@ -270,7 +286,7 @@ impl Run {
             stdout: Some(stdout),
             stderr: Some(stderr),
             audit_dir: Some(self.audit_dir),
-            ssh_config: self.ssh_config.filter(|_| !self.keeps_masters),
+            ssh_marker: self.ssh_marker.filter(|_| !self.keeps_masters),
             timeout: self.timeout,
             started: Instant::now(),
         }
@@ -292,7 +308,7 @@ pub struct Spawned {
     stdout: Option<thread::JoinHandle<Vec<u8>>>,
     stderr: Option<thread::JoinHandle<Vec<u8>>>,
     audit_dir: Option<TempDir>,
-    ssh_config: Option<PathBuf>,
+    ssh_marker: Option<PathBuf>,
     timeout: Duration,
     started: Instant,
 }
@@ -343,7 +359,7 @@ impl Spawned {
             join(self.stderr.take()),
             self.started.elapsed(),
             self.audit_dir.take().expect("waited for once"),
-            self.ssh_config.as_deref(),
+            self.ssh_marker.as_deref(),
         )
     }
 
@@ -387,7 +403,7 @@ impl RunOutput {
         stderr: Vec<u8>,
         elapsed: Duration,
         audit_dir: TempDir,
-        ssh_config: Option<&Path>,
+        ssh_marker: Option<&Path>,
     ) -> RunOutput {
         let audit_path = fs::read_dir(audit_dir.path())
             .expect("cannot list the audit dir")
@@ -419,8 +435,8 @@ impl RunOutput {
         if std::env::var_os("RUNBOOK_E2E_SHOW").is_some() {
             eprintln!("=== runbook run ===\n{}", output.context());
         }
-        if let Some(ssh_config) = ssh_config {
-            assert_no_ssh_master_left(ssh_config, &output.context());
+        if let Some(marker) = ssh_marker {
+            assert_no_ssh_master_left(marker, &output.context());
         }
         output
     }
@@ -527,11 +543,11 @@ impl RunOutput {
 }
 
 /// Pids of processes on this machine whose command line contains `needle`.
-/// Within 10 s no process on this machine uses the fleet's ssh_config:
-/// every SSH master the engine opened is gone. `context` goes into the
-/// failure message.
-pub fn assert_no_ssh_master_left(ssh_config: &Path, context: &str) {
-    let needle = ssh_config.display().to_string();
+/// Within 10 s no process on this machine names `marker` (a fleet's
+/// [`Fleet::engine_tmp_dir`]): every SSH master the engine opened is gone.
+/// `context` goes into the failure message.
+pub fn assert_no_ssh_master_left(marker: &Path, context: &str) {
+    let needle = marker.display().to_string();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let left = processes_mentioning(&needle);

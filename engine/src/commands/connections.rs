@@ -1,9 +1,27 @@
 //! `runbook connections [--close]`: the SSH masters `run
-//! --keep-connections` left running, and closing them.
+//! --keep-connections` left running, and closing them. Also the hidden
+//! `runbook __connect`, ssh's TCP_NODELAY `ProxyCommand`.
 
 use super::{exit, runtime};
-use crate::cli::ConnectionsArgs;
+use crate::cli::{ConnectArgs, ConnectionsArgs};
 use crate::transport::kept::KeptMasters;
+use crate::transport::nodelay;
+
+/// `runbook __connect`, run by ssh as its `ProxyCommand`.
+pub(crate) fn connect(args: &ConnectArgs) -> u8 {
+    let report = args.report.as_deref().zip(args.name.as_deref());
+    let timeout = std::time::Duration::from_secs(args.timeout.max(1));
+    match nodelay::connect_and_pass(&args.host, args.port, timeout, report) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!(
+                "runbook: cannot connect to {} port {}: {e}",
+                args.host, args.port
+            );
+            exit::FAILED
+        }
+    }
+}
 
 pub(crate) fn run(args: &ConnectionsArgs) -> u8 {
     let root = KeptMasters::default_root();

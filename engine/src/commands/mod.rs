@@ -74,6 +74,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Report(args) => report::report(&args),
         Command::Replay(args) => report::replay(&args),
         Command::Connections(args) => connections::run(&args),
+        Command::Connect(args) => connections::connect(&args),
     };
     ExitCode::from(code)
 }

@@ -25,6 +25,7 @@ use crate::library::Library;
 use crate::model::{Action, FindingSeverity, Runbook};
 use crate::redact::Redactor;
 use crate::transport::kept::KeptMasters;
+use crate::transport::nodelay::NodelayConfig;
 use crate::transport::ssh::{KeepConnections, SshOptions};
 use crate::transport::{Connector, DefaultConnector, Destination};
 
@@ -299,6 +300,17 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
         },
         None => None,
     };
+    let nodelay = if args.no_tcp_nodelay || args.local {
+        None
+    } else {
+        std::env::current_exe()
+            .and_then(|engine| {
+                NodelayConfig::write(args.ssh_config.as_deref(), &engine, args.connect_timeout)
+            })
+            .map(Arc::new)
+            .map_err(|e| tracing::warn!("connecting without TCP_NODELAY: {e}"))
+            .ok()
+    };
     let run_id = ulid::Ulid::new().to_string();
     let secrets: Vec<String> = runbook
         .params
@@ -377,6 +389,7 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
             control_dir: std::env::temp_dir(),
             channels_per_host: usize::from(args.channels_per_host),
             keep,
+            nodelay,
         },
     });
     let approver: Arc<dyn Approver> = if args.yes {

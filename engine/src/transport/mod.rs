@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod kept;
 pub mod local;
+pub mod nodelay;
 pub mod replay;
 pub mod ssh;
 mod syslog;

@@ -15,6 +15,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::capture::{read_optional, read_stderr_with_pid};
 use super::kept::{self, KeptMasters};
+use super::nodelay::{self, NodelayConfig, NO_CONNECTION_PASSED};
 use super::syslog::RemoteSyslog;
 use super::wrap::{kill_command, wrap_command};
 use super::{Destination, ExecOutput, ExecRequest, Transport, TransportError};
@@ -47,6 +48,9 @@ pub struct SshOptions {
     pub channels_per_host: usize,
     /// Keep masters for later runs and use ones earlier runs kept.
     pub keep: Option<KeepConnections>,
+    /// Connect through the engine's TCP_NODELAY proxy (this configuration
+    /// includes `config_file`, or ssh's default files).
+    pub nodelay: Option<Arc<NodelayConfig>>,
 }
 
 /// `--keep-connections IDLE`: masters outlive the run by IDLE without use.
@@ -69,6 +73,7 @@ impl Default for SshOptions {
             control_dir: std::env::temp_dir(),
             channels_per_host: SSHD_DEFAULT_MAX_SESSIONS - 2,
             keep: None,
+            nodelay: None,
         }
     }
 }
@@ -85,6 +90,8 @@ pub struct SshTransport {
     syslog: RemoteSyslog,
     /// The first session was a master kept by an earlier run.
     reused: AtomicBool,
+    /// The user's configuration gives this host a proxy of its own.
+    own_proxy: tokio::sync::OnceCell<bool>,
 }
 
 impl SshTransport {
@@ -102,12 +109,33 @@ impl SshTransport {
             kill_channel: Semaphore::new(1),
             syslog: RemoteSyslog::new(),
             reused: AtomicBool::new(false),
+            own_proxy: tokio::sync::OnceCell::new(),
         };
         transport.session().await?;
         Ok(transport)
     }
 
-    fn builder(&self) -> SessionBuilder {
+    /// Whether this host connects through the engine's TCP_NODELAY proxy:
+    /// asked once, of ssh, and only when the run uses the proxy.
+    async fn uses_nodelay(&self) -> bool {
+        if self.options.nodelay.is_none() {
+            return false;
+        }
+        let own_proxy = self
+            .own_proxy
+            .get_or_init(|| {
+                nodelay::has_own_proxy(
+                    self.options.config_file.as_deref(),
+                    self.login_user(),
+                    self.destination.port,
+                    &self.destination.address,
+                )
+            })
+            .await;
+        !*own_proxy
+    }
+
+    fn builder(&self, nodelay: bool) -> SessionBuilder {
         let mut b = SessionBuilder::default();
         b.known_hosts_check(if self.options.accept_new_host_keys {
             KnownHosts::Add
@@ -121,8 +149,14 @@ impl SshTransport {
         if let Some(idle) = std::num::NonZeroUsize::new(60) {
             b.control_persist(ControlPersist::IdleFor(idle));
         }
-        if let Some(f) = &self.options.config_file {
-            b.config_file(f);
+        match (&self.options.nodelay, &self.options.config_file) {
+            (Some(proxy), _) if nodelay => {
+                b.config_file(proxy.path());
+            }
+            (_, Some(f)) => {
+                b.config_file(f);
+            }
+            (_, None) => {}
         }
         if let Some(k) = &self.options.identity {
             b.keyfile(k);
@@ -142,8 +176,8 @@ impl SshTransport {
         if let Some(s) = current.as_ref() {
             return Ok(s.clone());
         }
-        let mut builder = self.builder();
         let host = self.destination.name.clone();
+        let mut kept_dir = None;
         if let Some(keep) = &self.options.keep {
             let dir = keep
                 .masters
@@ -158,8 +192,12 @@ impl SshTransport {
                 *current = Some(session.clone());
                 return Ok(session);
             }
+            kept_dir = Some((dir, keep.idle));
+        }
+        let mut builder = self.builder(self.uses_nodelay().await);
+        if let Some((dir, idle)) = kept_dir {
             builder.control_directory(&dir);
-            let idle = usize::try_from(keep.idle.as_secs()).unwrap_or(usize::MAX);
+            let idle = usize::try_from(idle.as_secs()).unwrap_or(usize::MAX);
             if let Some(idle) = std::num::NonZeroUsize::new(idle) {
                 builder.control_persist(ControlPersist::IdleFor(idle));
             }
@@ -174,7 +212,7 @@ impl SshTransport {
                     reason: format!("no answer within {}s", backstop.as_secs()),
                 })
             }
-            Ok(Err(e)) => return Err(classify_connect_error(&host, &e)),
+            Ok(Err(e)) => return Err(self.connect_error(&e)),
             Ok(Ok(s)) => Arc::new(s),
         };
         // Kept masters are meant to outlive this process; the rest are
@@ -184,6 +222,25 @@ impl SshTransport {
         }
         *current = Some(session.clone());
         Ok(session)
+    }
+
+    /// What went wrong connecting, with the proxy's own reason when ssh
+    /// only says that the proxy passed no connection back.
+    fn connect_error(&self, e: &openssh::Error) -> TransportError {
+        let error = classify_connect_error(&self.destination.name, e);
+        let proxy_failure = self
+            .options
+            .nodelay
+            .as_ref()
+            .filter(|_| error_text(e).contains(NO_CONNECTION_PASSED))
+            .and_then(|n| n.failure(&self.destination.address));
+        match (error, proxy_failure) {
+            (TransportError::Connect { host, .. }, Some(reason)) => TransportError::Connect {
+                host,
+                reason: format!("failed to connect: {reason}"),
+            },
+            (error, _) => error,
+        }
     }
 
     /// Everything that decides which host a master reaches and how: two
@@ -301,10 +358,10 @@ impl Transport for SshTransport {
         let _channel = tokio::select! {
             permit = self.channels.acquire() => permit,
             _ = tokio::time::sleep_until(deadline) => {
-                return Ok(ExecOutput { timed_out: true, ..Default::default() })
+                return Ok(ExecOutput { timed_out: true, duration: started.elapsed(), ..Default::default() })
             }
             _ = req.cancel.cancelled() => {
-                return Ok(ExecOutput { cancelled: true, ..Default::default() })
+                return Ok(ExecOutput { cancelled: true, duration: started.elapsed(), ..Default::default() })
             }
         };
         let session = self.session().await?;

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -228,6 +228,17 @@ impl Fleet {
     /// The fleet's temp dir (keys, configs, `nodes/<host>/`, `sshd/<host>/`).
     pub fn root_dir(&self) -> &Path {
         self.temp_dir.path()
+    }
+
+    /// The `TMPDIR` of engines run against this fleet (created on first
+    /// use). The engine's SSH control sockets and the ssh_config it hands
+    /// to `ssh` live there, so the command line of every `ssh` it starts
+    /// names this directory: that is how tests find an engine's masters.
+    pub fn engine_tmp_dir(&self) -> PathBuf {
+        let dir = self.root_dir().join("engine-tmp");
+        fs::create_dir_all(&dir)
+            .unwrap_or_else(|error| panic!("cannot create {}: {error}", dir.display()));
+        dir
     }
 
     /// Makes known_hosts list a different, unrelated key for `host`, so a

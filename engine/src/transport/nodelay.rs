@@ -1,0 +1,289 @@
+//! TCP_NODELAY for SSH connections. OpenSSH turns Nagle's algorithm off
+//! only for interactive sessions, so the key exchange and login of a
+//! master wait once on the peer's 40 ms delayed ACK (bench/README.md: a
+//! master's set-up takes 92 ms instead of 49). The engine hands ssh a
+//! configuration that reads the user's own first and then, for hosts with
+//! no proxy of their own, makes the engine itself the `ProxyCommand`: it
+//! connects, sets TCP_NODELAY and passes the socket back to ssh
+//! (`ProxyUseFdpass`). ssh still does everything else, host-key checks
+//! included. Hosts the user reaches through a proxy of their own
+//! (`ProxyCommand`, `ProxyJump`; asked of ssh with `ssh -G`) connect with
+//! the user's configuration alone. `--no-tcp-nodelay` turns this off.
+
+use std::io::{self, IoSlice};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+
+/// The hidden subcommand ssh runs as its `ProxyCommand`.
+pub const CONNECT_SUBCOMMAND: &str = "__connect";
+
+/// A per-run ssh configuration: the user's, then the TCP_NODELAY proxy.
+#[derive(Debug)]
+pub struct NodelayConfig {
+    dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl NodelayConfig {
+    /// Writes the configuration. `user_config` is `--ssh-config` (ssh then
+    /// reads only it); without it, the files ssh reads by default.
+    /// `engine` is this binary, run by ssh as `ENGINE __connect HOST PORT`.
+    pub fn write(
+        user_config: Option<&Path>,
+        engine: &Path,
+        connect_timeout: Duration,
+    ) -> io::Result<NodelayConfig> {
+        let dir = tempfile::Builder::new()
+            .prefix("runbook-ssh-config-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()?;
+        let path = dir.path().join("ssh_config");
+        std::fs::write(
+            &path,
+            render(user_config, engine, connect_timeout, dir.path()),
+        )?;
+        Ok(NodelayConfig { dir, path })
+    }
+
+    /// The file to pass to ssh with `-F`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Why the proxy could not connect to `destination` (as given to ssh),
+    /// when it could not: ssh itself only says that no connection came
+    /// back.
+    pub fn failure(&self, destination: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.dir.path().join(report_name(destination))).ok()?;
+        let text = text.trim();
+        (!text.is_empty()).then(|| text.to_string())
+    }
+}
+
+/// What ssh says when the proxy exits without passing a connection back.
+pub const NO_CONNECTION_PASSED: &str = "proxy dialer did not pass back a connection";
+
+/// The file name a failure to reach `destination` is reported under.
+fn report_name(destination: &str) -> String {
+    destination
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// ssh keeps the first value it reads for each option, so a `ProxyJump` or
+/// `ProxyCommand` of the user's still wins over the one set here.
+fn render(
+    user_config: Option<&Path>,
+    engine: &Path,
+    connect_timeout: Duration,
+    report_dir: &Path,
+) -> String {
+    let mut text = String::from("# Written by runbook for one run: your configuration first.\n");
+    let mut include = |path: &Path| {
+        text.push_str(&format!(
+            "Include {}\n",
+            config_quote(&path.display().to_string())
+        ));
+    };
+    match user_config {
+        Some(path) => include(&std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())),
+        None => {
+            if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+                include(&Path::new(&home).join(".ssh").join("config"));
+            }
+            include(Path::new("/etc/ssh/ssh_config"));
+        }
+    }
+    text.push_str(&format!(
+        "Host *\n    ProxyCommand {} {CONNECT_SUBCOMMAND} --timeout {} --report {} --name %n %h %p\n    ProxyUseFdpass yes\n",
+        config_quote(&engine.display().to_string()),
+        connect_timeout.as_secs().max(1),
+        config_quote(&report_dir.display().to_string()),
+    ));
+    text
+}
+
+/// A word of ssh_config: double-quoted when it has spaces.
+fn config_quote(word: &str) -> String {
+    if word.contains([' ', '\t']) {
+        format!("\"{word}\"")
+    } else {
+        word.to_string()
+    }
+}
+
+/// How long asking ssh for a host's configuration may take.
+const SSH_G_LIMIT: Duration = Duration::from_secs(5);
+
+/// Whether ssh reaches `destination` through a proxy of the user's own
+/// (`ProxyCommand` or `ProxyJump`), as `ssh -G` resolves the user's
+/// configuration (Host and Match blocks, Includes). Such a host must not
+/// get the engine's `ProxyUseFdpass`. When ssh cannot say, the answer is
+/// yes: the user's configuration alone is the safe choice.
+pub async fn has_own_proxy(
+    user_config: Option<&Path>,
+    user: Option<&str>,
+    port: Option<u16>,
+    destination: &str,
+) -> bool {
+    let mut ssh = tokio::process::Command::new("ssh");
+    ssh.arg("-G");
+    if let Some(config) = user_config {
+        ssh.arg("-F").arg(config);
+    }
+    if let Some(user) = user {
+        ssh.arg("-l").arg(user);
+    }
+    if let Some(port) = port {
+        ssh.arg("-p").arg(port.to_string());
+    }
+    ssh.arg("--")
+        .arg(destination)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    match tokio::time::timeout(SSH_G_LIMIT, ssh.output()).await {
+        Ok(Ok(out)) if out.status.success() => names_a_proxy(&String::from_utf8_lossy(&out.stdout)),
+        _ => true,
+    }
+}
+
+/// Whether `ssh -G` output sets `proxycommand` or `proxyjump` (it prints
+/// them only when set).
+fn names_a_proxy(resolved: &str) -> bool {
+    resolved.lines().any(|line| {
+        let key = line.split_whitespace().next().unwrap_or_default();
+        let value = line[key.len()..].trim();
+        matches!(key, "proxycommand" | "proxyjump") && !value.eq_ignore_ascii_case("none")
+    })
+}
+
+/// `runbook __connect HOST PORT`: connects (trying every address of HOST
+/// in turn), sets TCP_NODELAY, and sends the socket to ssh over stdout. A
+/// failure is written to `REPORT/NAME` too (ssh does not pass the proxy's
+/// own errors on), for the engine to show.
+pub fn connect_and_pass(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    report: Option<(&Path, &str)>,
+) -> io::Result<()> {
+    let result = connect_and_pass_once(host, port, timeout);
+    if let (Err(e), Some((dir, name))) = (&result, report) {
+        let _ = std::fs::write(dir.join(report_name(name)), e.to_string());
+    }
+    result
+}
+
+fn connect_and_pass_once(host: &str, port: u16, timeout: Duration) -> io::Result<()> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host} has no address"));
+    let mut connected = None;
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {host}: {e}")))?;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => {
+                connected = Some(stream);
+                break;
+            }
+            // In ssh's words: `connect to host H port P: Connection refused`.
+            Err(e) => {
+                let text = e.to_string();
+                let text = text.split(" (os error").next().unwrap_or(&text);
+                last = io::Error::new(
+                    e.kind(),
+                    format!("connect to host {} port {port}: {text}", addr.ip()),
+                )
+            }
+        }
+    }
+    let stream = connected.ok_or(last)?;
+    stream.set_nodelay(true)?;
+    let fds = [stream.as_raw_fd()];
+    sendmsg::<()>(
+        io::stdout().as_raw_fd(),
+        &[IoSlice::new(&[0])],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(io::Error::from)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_users_config_comes_first_and_the_proxy_applies_to_every_host() {
+        let text = render(
+            Some(Path::new("/etc/my ssh/config")),
+            Path::new("/usr/bin/runbook"),
+            Duration::from_secs(10),
+            Path::new("/tmp/r"),
+        );
+        assert_eq!(
+            text,
+            "# Written by runbook for one run: your configuration first.\n\
+             Include \"/etc/my ssh/config\"\n\
+             Host *\n    ProxyCommand /usr/bin/runbook __connect --timeout 10 --report /tmp/r --name %n %h %p\n    ProxyUseFdpass yes\n"
+        );
+    }
+
+    #[test]
+    fn a_proxy_in_ssh_g_output_is_found() {
+        assert!(names_a_proxy("user root\nproxyjump bastion\n"));
+        assert!(names_a_proxy("proxycommand nc %h %p\nport 22\n"));
+        assert!(!names_a_proxy("user root\nproxyusefdpass no\nport 22\n"));
+        assert!(!names_a_proxy("proxycommand none\n"));
+    }
+
+    #[test]
+    fn without_a_config_ssh_reads_its_default_files() {
+        let text = render(
+            None,
+            Path::new("/usr/bin/runbook"),
+            Duration::from_secs(10),
+            Path::new("/tmp/r"),
+        );
+        assert!(text.contains("Include /etc/ssh/ssh_config\n"), "{text}");
+        assert!(
+            text.find("Include").unwrap_or(usize::MAX) < text.find("Host *").unwrap_or(0),
+            "{text}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod connect_tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_connection_is_reported_under_the_destinations_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Nothing listens on port 1 of this loopback address.
+        let result = connect_and_pass(
+            "127.0.0.1",
+            1,
+            Duration::from_secs(2),
+            Some((dir.path(), "root@node-1")),
+        );
+        assert!(result.is_err());
+        let report = std::fs::read_to_string(dir.path().join("root_node-1")).expect("report");
+        assert!(report.contains("Connection refused"), "{report}");
+    }
+}
