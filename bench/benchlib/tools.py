@@ -12,8 +12,8 @@ REPO = os.path.dirname(BENCH)
 VENV = os.path.join(BENCH, ".venv")
 TOOLS_DIR = os.path.join(BENCH, "tools")
 PYPI = {"ansible": "ansible-core", "pyinfra": "pyinfra", "fabric": "fabric"}
-ALL = ["engine", "engine-nolog", "bash", "fabric", "pyinfra", "ansible"]
-ENGINES = ("engine", "engine-nolog")
+ALL = ["engine", "engine-nolog", "engine-nagle", "bash", "fabric", "pyinfra", "ansible"]
+ENGINES = ("engine", "engine-nolog", "engine-nagle")
 
 
 def engine_supports(engine, flag):
@@ -89,6 +89,15 @@ def command(tool, cell):
                 "--audit-dir", cell.audit_dir, "--output", "json"] + cell.extra
         if tool == "engine-nolog":
             argv.append("--no-remote-log")
+        if tool == "engine-nagle":
+            argv.append("--no-tcp-nodelay")
+        # The engine's control sockets and the ssh_config it hands ssh live
+        # in its TMPDIR: under the benchmark's root, every ssh it starts
+        # names the root, which is how the driver finds (and measures and
+        # cleans up) them.
+        tmp = os.path.join(cell.fleet.root, "t")
+        os.makedirs(tmp, exist_ok=True)
+        env["TMPDIR"] = tmp
         for h in cell.hosts:
             argv += ["--host", h]
         return argv, env
