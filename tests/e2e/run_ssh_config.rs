@@ -68,7 +68,8 @@ fn master_command_lines(fleet: &Fleet, run: Run) -> Vec<String> {
         for pid in ssh_masters(&marker) {
             if let Ok(raw) = fs::read(format!("/proc/{pid}/cmdline")) {
                 let line = String::from_utf8_lossy(&raw).replace('\0', " ");
-                if !seen.contains(&line) {
+                // An exiting process has an empty command line.
+                if !line.trim().is_empty() && !seen.contains(&line) {
                     seen.push(line);
                 }
             }

@@ -300,6 +300,12 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
         },
         None => None,
     };
+    if let Some(file) = &args.ssh_config {
+        if let Err(e) = std::fs::File::open(file) {
+            eprintln!("error: --ssh-config {}: {e}", file.display());
+            return exit::USAGE;
+        }
+    }
     let nodelay = if args.no_tcp_nodelay || args.local {
         None
     } else {
@@ -389,6 +395,8 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
             control_dir: std::env::temp_dir(),
             channels_per_host: usize::from(args.channels_per_host),
             keep,
+            check_own_proxies: nodelay.is_some()
+                && crate::transport::nodelay::configs_mention_proxy(args.ssh_config.as_deref()),
             nodelay,
         },
     });

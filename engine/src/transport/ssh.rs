@@ -51,6 +51,9 @@ pub struct SshOptions {
     /// Connect through the engine's TCP_NODELAY proxy (this configuration
     /// includes `config_file`, or ssh's default files).
     pub nodelay: Option<Arc<NodelayConfig>>,
+    /// Some configuration file names a proxy: ask ssh about each host
+    /// before giving it the engine's proxy.
+    pub check_own_proxies: bool,
 }
 
 /// `--keep-connections IDLE`: masters outlive the run by IDLE without use.
@@ -74,6 +77,7 @@ impl Default for SshOptions {
             channels_per_host: SSHD_DEFAULT_MAX_SESSIONS - 2,
             keep: None,
             nodelay: None,
+            check_own_proxies: true,
         }
     }
 }
@@ -120,6 +124,9 @@ impl SshTransport {
     async fn uses_nodelay(&self) -> bool {
         if self.options.nodelay.is_none() {
             return false;
+        }
+        if !self.options.check_own_proxies {
+            return true;
         }
         let own_proxy = self
             .own_proxy
