@@ -12,8 +12,8 @@ REPO = os.path.dirname(BENCH)
 VENV = os.path.join(BENCH, ".venv")
 TOOLS_DIR = os.path.join(BENCH, "tools")
 PYPI = {"ansible": "ansible-core", "pyinfra": "pyinfra", "fabric": "fabric"}
-ALL = ["engine", "engine-nolog", "engine-nagle", "bash", "fabric", "pyinfra", "ansible"]
-ENGINES = ("engine", "engine-nolog", "engine-nagle")
+ALL = ["engine", "engine-nolog", "engine-nagle", "engine-nodelay", "bash", "fabric", "pyinfra", "ansible"]
+ENGINES = ("engine", "engine-nolog", "engine-nagle", "engine-nodelay")
 
 
 def engine_supports(engine, flag):
@@ -90,7 +90,9 @@ def command(tool, cell):
         if tool == "engine-nolog":
             argv.append("--no-remote-log")
         if tool == "engine-nagle":
-            argv.append("--no-tcp-nodelay")
+            argv += ["--tcp-nodelay", "off"]
+        if tool == "engine-nodelay":
+            argv += ["--tcp-nodelay", "on"]
         # The engine's control sockets and the ssh_config it hands ssh live
         # in its TMPDIR: under the benchmark's root, every ssh it starts
         # names the root, which is how the driver finds (and measures and

@@ -95,7 +95,7 @@ fn masters_connect_through_the_engines_nodelay_proxy_unless_told_not_to() {
         &fleet,
         Run::new(&fleet, "concurrency")
             .host("node-1")
-            .args(["--no-tcp-nodelay"]),
+            .args(["--tcp-nodelay", "off"]),
     );
     let fleet_config = fleet.ssh_config_path().display().to_string();
     assert!(

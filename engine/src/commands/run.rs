@@ -14,7 +14,7 @@ use super::progress::Progress;
 use super::summary;
 use super::{exit, load_runbook};
 use crate::audit::writer::AuditWriter;
-use crate::cli::{FailOn, OutputFormat, RunArgs};
+use crate::cli::{FailOn, OutputFormat, RunArgs, TcpNodelay};
 use crate::diagnostic::did_you_mean;
 use crate::exec::agent::{AgentBinary, AgentSource};
 use crate::exec::approve::{ApproveAll, Approver, AskTerminal, RefuseAll};
@@ -306,7 +306,7 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
             return exit::USAGE;
         }
     }
-    let nodelay = if args.no_tcp_nodelay || args.local {
+    let nodelay = if args.local || !tcp_nodelay_pays(args.tcp_nodelay, hosts.len(), args.forks) {
         None
     } else {
         std::env::current_exe()
@@ -549,4 +549,36 @@ fn watch_signals(
         }
     });
     (flag, task)
+}
+
+/// Whether connecting through the TCP_NODELAY proxy pays for this run: it
+/// saves one delayed ACK (~40 ms) per connection, and costs ~3 ms of CPU
+/// (a shell and the proxy process). With more than 14 connections per
+/// CPU opening at once, connecting is CPU-bound and the wait it saves is
+/// hidden anyway (bench/README.md, "TCP_NODELAY").
+fn tcp_nodelay_pays(setting: TcpNodelay, hosts: usize, forks: u32) -> bool {
+    const CONNECTIONS_PER_CPU: usize = 14;
+    match setting {
+        TcpNodelay::On => true,
+        TcpNodelay::Off => false,
+        TcpNodelay::Auto => {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            hosts.min(forks as usize) <= CONNECTIONS_PER_CPU * cpus
+        }
+    }
+}
+
+#[cfg(test)]
+mod tcp_nodelay_tests {
+    use super::*;
+
+    #[test]
+    fn auto_uses_the_proxy_for_a_few_hosts_and_not_for_a_cpu_bound_fleet() {
+        assert!(tcp_nodelay_pays(TcpNodelay::Auto, 1, 50));
+        assert!(!tcp_nodelay_pays(TcpNodelay::Auto, 100_000, 100_000));
+        // --forks bounds the connections opened at once.
+        assert!(tcp_nodelay_pays(TcpNodelay::Auto, 100_000, 1));
+        assert!(tcp_nodelay_pays(TcpNodelay::On, 100_000, 100_000));
+        assert!(!tcp_nodelay_pays(TcpNodelay::Off, 1, 1));
+    }
 }

@@ -8,7 +8,9 @@
 //! (`ProxyUseFdpass`). ssh still does everything else, host-key checks
 //! included. Hosts the user reaches through a proxy of their own
 //! (`ProxyCommand`, `ProxyJump`; asked of ssh with `ssh -G`) connect with
-//! the user's configuration alone. `--no-tcp-nodelay` turns this off.
+//! the user's configuration alone. `--tcp-nodelay off` turns this off;
+//! `auto` (the default) leaves it off for runs that open so many
+//! connections at once that connecting is CPU-bound.
 
 use std::io::{self, IoSlice};
 use std::net::{TcpStream, ToSocketAddrs};
