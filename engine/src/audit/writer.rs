@@ -89,21 +89,23 @@ impl AuditWriter {
         &self.path
     }
 
-    /// Appends one event (not yet fsync'd).
+    /// Appends one event (not yet fsync'd). Its `ts` is the time the
+    /// event carries (stamped when it was emitted), else now.
     pub fn append(&mut self, event: &serde_json::Value) -> std::io::Result<()> {
         let mut line = serde_json::Map::new();
         line.insert("seq".into(), self.seq.into());
-        line.insert(
-            "ts".into(),
-            chrono::Utc::now()
+        let ts = match event.get("ts") {
+            Some(ts @ serde_json::Value::String(_)) => ts.clone(),
+            _ => chrono::Utc::now()
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
                 .into(),
-        );
+        };
+        line.insert("ts".into(), ts);
         line.insert("run_id".into(), self.run_id.clone().into());
         line.insert("schema_version".into(), SCHEMA_VERSION.into());
         line.insert("prev".into(), self.prev.clone().into());
         if let serde_json::Value::Object(fields) = event {
-            for (k, v) in fields {
+            for (k, v) in fields.iter().filter(|(k, _)| k.as_str() != "ts") {
                 line.insert(k.clone(), v.clone());
             }
         }

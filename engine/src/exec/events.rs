@@ -379,12 +379,50 @@ impl EventSink {
         self.redactor.redact_json(&mut value);
         // `-v`/`RUST_LOG` logs see the same, already redacted, stream.
         tracing::debug!(target: "runbook::event", "{value}");
-        let value = Arc::new(value);
         let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        // When it happened, not when the audit writer got to it (it writes
+        // in batches); stamped under the lock, so times follow the order.
+        if let serde_json::Value::Object(fields) = &mut value {
+            fields.insert(
+                "ts".into(),
+                chrono::Utc::now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                    .into(),
+            );
+        }
+        let value = Arc::new(value);
         for s in self.subscribers.iter() {
             let _ = s.send(value.clone());
         }
         *sent += 1;
         *sent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time_of(event: &serde_json::Value) -> chrono::DateTime<chrono::FixedOffset> {
+        let ts = event["ts"].as_str().unwrap_or_default();
+        chrono::DateTime::parse_from_rfc3339(ts).unwrap_or_default()
+    }
+
+    #[test]
+    fn events_carry_the_time_they_were_emitted() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let sink = EventSink::new(Arc::new(Redactor::default()), vec![tx]);
+        let started = |host: &str| Event::HostStarted { host: host.into() };
+        sink.emit(started("a"));
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        sink.emit(started("b"));
+        let (first, second) = match (rx.try_recv(), rx.try_recv()) {
+            (Ok(a), Ok(b)) => (a, b),
+            other => panic!("two events expected: {other:?}"),
+        };
+        // Read together, as the audit writer reads a batch, they keep the
+        // times they happened at.
+        let apart = time_of(&second) - time_of(&first);
+        assert!(apart >= chrono::Duration::milliseconds(30), "{apart}");
     }
 }
