@@ -132,3 +132,21 @@ fn a_deadline_kills_every_branch_of_a_fan_out_that_fills_the_connection() {
         run.audit_text()
     );
 }
+
+#[test]
+fn a_host_that_allows_one_channel_gives_it_to_the_commands() {
+    let fleet = Fleet::start(1);
+    let host = fleet.host("node-1");
+    record_syslog(host);
+    host.limit_sessions(1);
+    let run = Run::new(&fleet, "run-id")
+        .host("node-1")
+        .args(["--channels-per-host", "1"])
+        .output();
+    run.assert_code(0);
+    assert!(run.stderr.contains("MaxSessions"), "{}", run.stderr);
+    // The line sent before the channel was given up is in the syslog.
+    let logged = fixture_lines(host, "syslog");
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(logged[0].ends_with("step=whoami"), "{logged:?}");
+}

@@ -374,17 +374,22 @@ impl Transport for SshTransport {
         let session = self.session().await?;
         let host = self.destination.name.clone();
         let wrapped = wrap_command(&req.command, &req.env);
-        let spawned = session
-            .raw_command(&wrapped)
+        let mut command = session.raw_command(&wrapped);
+        command
             .stdin(if req.stdin.is_some() {
                 Stdio::piped()
             } else {
                 Stdio::null()
             })
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .await;
+            .stderr(Stdio::piped());
+        let mut spawned = command.spawn().await;
+        // A host that allows very few channels per connection (a hardened
+        // `MaxSessions 1`) has none left beside the syslog's: give that one
+        // up for the command.
+        if spawned.is_err() && self.syslog.give_up(&self.destination.name).await {
+            spawned = command.spawn().await;
+        }
         let mut child = match spawned {
             Ok(c) => c,
             Err(e) => {

@@ -76,6 +76,20 @@ impl RemoteSyslog {
         }
     }
 
+    /// Closes an open channel for good, to free it for commands; true when
+    /// one was open.
+    pub(super) async fn give_up(&self, host: &str) -> bool {
+        let open = matches!(*self.state.lock().await, State::Open(_));
+        if open {
+            tracing::warn!(
+                host,
+                "no channel left for a command beside the syslog's (sshd MaxSessions); no more syslog lines are sent"
+            );
+            self.close().await;
+        }
+        open
+    }
+
     /// Closes the channel and waits (briefly) for `logger` to log what it
     /// was sent, so no line is lost with the connection.
     pub(super) async fn close(&self) {
