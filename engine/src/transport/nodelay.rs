@@ -128,9 +128,10 @@ fn config_quote(word: &str) -> String {
 
 /// Whether any configuration file ssh reads for this run (`--ssh-config`,
 /// else `~/.ssh/config` and `/etc/ssh/ssh_config`, with their `Include`s)
-/// names `ProxyCommand` or `ProxyJump`. When none does, no host can have a
-/// proxy of its own and asking ssh about each host (`ssh -G`, ~5 ms of CPU
-/// per host) is skipped. A file that cannot be read or an `Include` that
+/// names `ProxyCommand` or `ProxyJump` (or `BindAddress`, `BindInterface`,
+/// `AddressFamily`, which the engine's proxy does not honour). When none
+/// does, no host can have a proxy of its own and asking ssh about each
+/// host (`ssh -G`, ~5 ms of CPU per host) is skipped. A file that cannot be read or an `Include` that
 /// cannot be followed counts as yes.
 pub fn configs_mention_proxy(user_config: Option<&Path>) -> bool {
     let home = std::env::var_os("HOME")
@@ -189,7 +190,10 @@ fn file_mentions_proxy(
         let (key, rest) = line.split_at(key_end);
         let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '=');
         match key.to_ascii_lowercase().as_str() {
-            "proxycommand" | "proxyjump" => return true,
+            // What the proxy would not honour makes ssh connect by itself.
+            "proxycommand" | "proxyjump" | "bindaddress" | "bindinterface" | "addressfamily" => {
+                return true
+            }
             "include" => {
                 for pattern in rest.split_whitespace() {
                     let Some(pattern) = include_pattern(pattern, scope, home) else {
@@ -237,9 +241,10 @@ fn include_pattern(word: &str, scope: ConfigScope, home: Option<&Path>) -> Optio
 const SSH_G_LIMIT: Duration = Duration::from_secs(5);
 
 /// Whether ssh reaches `destination` through a proxy of the user's own
-/// (`ProxyCommand` or `ProxyJump`), as `ssh -G` resolves the user's
-/// configuration (Host and Match blocks, Includes). Such a host must not
-/// get the engine's `ProxyUseFdpass`. When ssh cannot say, the answer is
+/// (`ProxyCommand` or `ProxyJump`), or with a source address or family the
+/// engine's proxy would not honour, as `ssh -G` resolves the user's
+/// configuration (Host and Match blocks, Includes). Such a host connects
+/// without the engine's proxy. When ssh cannot say, the answer is
 /// yes: the user's configuration alone is the safe choice.
 pub async fn has_own_proxy(
     user_config: Option<&Path>,
@@ -270,12 +275,19 @@ pub async fn has_own_proxy(
 }
 
 /// Whether `ssh -G` output sets `proxycommand` or `proxyjump` (it prints
-/// them only when set).
+/// them only when set), or how to connect in a way the engine's proxy does
+/// not (`bindaddress`, `bindinterface`, an `addressfamily` other than any).
 fn names_a_proxy(resolved: &str) -> bool {
     resolved.lines().any(|line| {
         let key = line.split_whitespace().next().unwrap_or_default();
         let value = line[key.len()..].trim();
-        matches!(key, "proxycommand" | "proxyjump") && !value.eq_ignore_ascii_case("none")
+        match key {
+            "proxycommand" | "proxyjump" | "bindaddress" | "bindinterface" => {
+                !value.eq_ignore_ascii_case("none")
+            }
+            "addressfamily" => !value.eq_ignore_ascii_case("any"),
+            _ => false,
+        }
     })
 }
 
@@ -400,6 +412,9 @@ mod tests {
         assert!(names_a_proxy("proxycommand nc %h %p\nport 22\n"));
         assert!(!names_a_proxy("user root\nproxyusefdpass no\nport 22\n"));
         assert!(!names_a_proxy("proxycommand none\n"));
+        assert!(names_a_proxy("addressfamily inet\n"));
+        assert!(!names_a_proxy("addressfamily any\nbindaddress none\n"));
+        assert!(names_a_proxy("bindaddress 10.0.0.5\n"));
     }
 
     #[test]
