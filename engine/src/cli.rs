@@ -357,7 +357,7 @@ pub struct RunArgs {
     /// the network, ~3 ms more CPU per connection. `auto`: on while at most
     /// 14 connections per CPU are opened at once (`--forks`, hosts), where
     /// the saved latency outweighs the CPU.
-    #[arg(long, value_enum, default_value_t = TcpNodelay::Auto)]
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = TcpNodelay::Auto)]
     pub tcp_nodelay: TcpNodelay,
     /// Leave each host's SSH master running for IDLE after the run, and use
     /// one an earlier run left (same host and SSH settings), so that running
