@@ -395,8 +395,6 @@ async fn run_async(args: RunArgs, resolved: Resolved, color: bool) -> u8 {
             control_dir: std::env::temp_dir(),
             channels_per_host: usize::from(args.channels_per_host),
             keep,
-            check_own_proxies: nodelay.is_some()
-                && crate::transport::nodelay::configs_mention_proxy(args.ssh_config.as_deref()),
             nodelay,
         },
     });

@@ -1056,7 +1056,6 @@ impl Walker {
         let attempts = step.retries + 1;
         let mut delay = step.retry_delay;
         let remote_log = self.shared.options.remote_log && !self.destination_is_local(step.on);
-        let command = command.to_string();
         let mut last = StepResult::default();
         for attempt in 1..=attempts {
             let (transport, target) = match self.transport(rb, step.on, ctx).await {
@@ -1091,7 +1090,7 @@ impl Walker {
                         step: id.clone(),
                         kind: step.action.kind().into(),
                         target: target.clone(),
-                        command: Some(command.clone()),
+                        command: Some(command.to_string()),
                         attempt,
                     })
                     .await;
@@ -1108,7 +1107,7 @@ impl Walker {
             }
             let request = ExecRequest {
                 step_id: step.id.clone(),
-                command: command.clone(),
+                command: command.to_string(),
                 env: vec![
                     ("RUNBOOK_RUN_ID".into(), self.shared.options.run_id.clone()),
                     ("RUNBOOK_STEP".into(), step.id.clone()),

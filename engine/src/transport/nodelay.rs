@@ -29,6 +29,11 @@ pub const CONNECT_SUBCOMMAND: &str = "__connect";
 pub struct NodelayConfig {
     dir: tempfile::TempDir,
     path: PathBuf,
+    /// `--ssh-config`, which the written configuration includes.
+    user_config: Option<PathBuf>,
+    /// Some configuration file names a proxy (or a bind address or family):
+    /// each host is asked of ssh before it gets the engine's proxy.
+    ask_each_host: bool,
 }
 
 impl NodelayConfig {
@@ -49,7 +54,19 @@ impl NodelayConfig {
             &path,
             render(user_config, engine, connect_timeout, dir.path()),
         )?;
-        Ok(NodelayConfig { dir, path })
+        Ok(NodelayConfig {
+            dir,
+            path,
+            user_config: user_config.map(Path::to_path_buf),
+            ask_each_host: configs_mention_proxy(user_config),
+        })
+    }
+
+    /// Whether `host` (as given to ssh) goes through the engine's proxy:
+    /// not when the user's configuration gives it a proxy of its own, or a
+    /// source address or family the proxy would not honour.
+    pub async fn applies_to(&self, user: Option<&str>, port: Option<u16>, host: &str) -> bool {
+        !self.ask_each_host || !has_own_proxy(self.user_config.as_deref(), user, port, host).await
     }
 
     /// The file to pass to ssh with `-F`.
@@ -133,7 +150,7 @@ fn config_quote(word: &str) -> String {
 /// does, no host can have a proxy of its own and asking ssh about each
 /// host (`ssh -G`, ~5 ms of CPU per host) is skipped. A file that cannot be read or an `Include` that
 /// cannot be followed counts as yes.
-pub fn configs_mention_proxy(user_config: Option<&Path>) -> bool {
+fn configs_mention_proxy(user_config: Option<&Path>) -> bool {
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from);
@@ -246,7 +263,7 @@ const SSH_G_LIMIT: Duration = Duration::from_secs(5);
 /// configuration (Host and Match blocks, Includes). Such a host connects
 /// without the engine's proxy. When ssh cannot say, the answer is
 /// yes: the user's configuration alone is the safe choice.
-pub async fn has_own_proxy(
+async fn has_own_proxy(
     user_config: Option<&Path>,
     user: Option<&str>,
     port: Option<u16>,

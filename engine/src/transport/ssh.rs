@@ -15,7 +15,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::capture::{read_optional, read_stderr_with_pid};
 use super::kept::{self, KeptMasters};
-use super::nodelay::{self, NodelayConfig, NO_CONNECTION_PASSED};
+use super::nodelay::{NodelayConfig, NO_CONNECTION_PASSED};
 use super::syslog::RemoteSyslog;
 use super::wrap::{kill_command, wrap_command};
 use super::{Destination, ExecOutput, ExecRequest, Transport, TransportError};
@@ -51,9 +51,6 @@ pub struct SshOptions {
     /// Connect through the engine's TCP_NODELAY proxy (this configuration
     /// includes `config_file`, or ssh's default files).
     pub nodelay: Option<Arc<NodelayConfig>>,
-    /// Some configuration file names a proxy: ask ssh about each host
-    /// before giving it the engine's proxy.
-    pub check_own_proxies: bool,
 }
 
 /// `--keep-connections IDLE`: masters outlive the run by IDLE without use.
@@ -77,7 +74,6 @@ impl Default for SshOptions {
             channels_per_host: SSHD_DEFAULT_MAX_SESSIONS - 2,
             keep: None,
             nodelay: None,
-            check_own_proxies: true,
         }
     }
 }
@@ -94,8 +90,6 @@ pub struct SshTransport {
     syslog: RemoteSyslog,
     /// The first session was a master kept by an earlier run.
     reused: AtomicBool,
-    /// The user's configuration gives this host a proxy of its own.
-    own_proxy: tokio::sync::OnceCell<bool>,
 }
 
 impl SshTransport {
@@ -113,33 +107,25 @@ impl SshTransport {
             kill_channel: Semaphore::new(1),
             syslog: RemoteSyslog::new(),
             reused: AtomicBool::new(false),
-            own_proxy: tokio::sync::OnceCell::new(),
         };
         transport.session().await?;
         Ok(transport)
     }
 
-    /// Whether this host connects through the engine's TCP_NODELAY proxy:
-    /// asked once, of ssh, and only when the run uses the proxy.
+    /// Whether this host connects through the engine's TCP_NODELAY proxy.
     async fn uses_nodelay(&self) -> bool {
-        if self.options.nodelay.is_none() {
-            return false;
+        match &self.options.nodelay {
+            Some(proxy) => {
+                proxy
+                    .applies_to(
+                        self.login_user(),
+                        self.destination.port,
+                        &self.destination.address,
+                    )
+                    .await
+            }
+            None => false,
         }
-        if !self.options.check_own_proxies {
-            return true;
-        }
-        let own_proxy = self
-            .own_proxy
-            .get_or_init(|| {
-                nodelay::has_own_proxy(
-                    self.options.config_file.as_deref(),
-                    self.login_user(),
-                    self.destination.port,
-                    &self.destination.address,
-                )
-            })
-            .await;
-        !*own_proxy
     }
 
     fn builder(&self, nodelay: bool) -> SessionBuilder {
