@@ -295,6 +295,26 @@ impl Walker {
         self.shared.events.emit(event);
     }
 
+    /// Records a decision that no rule made: a fan-out (`next`), a jump to
+    /// `on_failure`, or no rule matching (`no_match`).
+    fn emit_unruled_decision(
+        &self,
+        step: &Step,
+        via: &str,
+        goto: Vec<String>,
+        values: BTreeMap<String, serde_json::Value>,
+    ) {
+        self.emit(Event::Decision {
+            host: self.host.name.clone(),
+            step: step.id.clone(),
+            rule: None,
+            when: None,
+            values,
+            goto,
+            via: via.into(),
+        });
+    }
+
     fn walk(
         &self,
         prepared: Arc<Prepared>,
@@ -481,15 +501,12 @@ impl Walker {
                         if let Some(err) = failed {
                             match step.on_failure {
                                 Some(f) => {
-                                    self.emit(Event::Decision {
-                                        host: host.clone(),
-                                        step: step.id.clone(),
-                                        rule: None,
-                                        when: None,
-                                        values: BTreeMap::from([("error".to_string(), serde_json::Value::from(err))]),
-                                        goto: vec![rb.steps[f].id.clone()],
-                                        via: "on_failure".into(),
-                                    });
+                                    self.emit_unruled_decision(
+                                        step,
+                                        "on_failure",
+                                        vec![rb.steps[f].id.clone()],
+                                        BTreeMap::from([("error".to_string(), serde_json::Value::from(err))]),
+                                    );
                                     self.release(&prepared, &mut dag, i, &[f]);
                                 }
                                 None => {
@@ -580,15 +597,7 @@ impl Walker {
         match &step.next {
             Next::End => Ok(Vec::new()),
             Next::All(targets) => {
-                self.emit(Event::Decision {
-                    host: self.host.name.clone(),
-                    step: step.id.clone(),
-                    rule: None,
-                    when: None,
-                    values: BTreeMap::new(),
-                    goto: ids(targets),
-                    via: "next".into(),
-                });
+                self.emit_unruled_decision(step, "next", ids(targets), BTreeMap::new());
                 Ok(targets.clone())
             }
             Next::Rules(rules) => {
@@ -617,15 +626,7 @@ impl Walker {
                         return Ok(rule.goto.clone());
                     }
                 }
-                self.emit(Event::Decision {
-                    host: self.host.name.clone(),
-                    step: step.id.clone(),
-                    rule: None,
-                    when: None,
-                    values: BTreeMap::new(),
-                    goto: Vec::new(),
-                    via: "no_match".into(),
-                });
+                self.emit_unruled_decision(step, "no_match", Vec::new(), BTreeMap::new());
                 Ok(Vec::new())
             }
         }
