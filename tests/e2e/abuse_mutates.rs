@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::fault_support::{assert_verified, engine, read_events};
+use crate::fault_support::{assert_verified, engine};
 use crate::harness::Fleet;
+use crate::run_support::read_events;
 use crate::run_support::runbooks_dir;
 
 const COMMAND: &str = "systemctl restart kubelet && echo restarted node-1";

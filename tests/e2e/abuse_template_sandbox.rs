@@ -120,10 +120,10 @@ fn templates_cannot_read_engine_files_or_environment_nor_run_unbounded() {
         } else {
             // Failed at render time: the step never ran a command.
             assert_eq!(run.code, Some(1), "{}", run.context());
-            let failed = run.events_of("host_finished");
+            let failed = run.events_of("host_finished", None);
             assert_eq!(failed[0]["status"], "failed", "{}", run.context());
             assert!(
-                run.events_of("step_started").is_empty(),
+                run.events_of("step_started", None).is_empty(),
                 "{}",
                 run.context()
             );

@@ -10,8 +10,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::fault_support::{read_events, verify, NsRun};
+use crate::fault_support::{verify, NsRun};
 use crate::harness::Fleet;
+use crate::run_support::{read_events, RunOutput};
 
 /// Mounts the tmpfs on `$RUNBOOK_E2E_TMPFS`; when the run's `wait` step
 /// has started, a filler takes every byte left; runs the engine; copies
@@ -41,11 +42,7 @@ fn ran(fleet: &Fleet, step: &str) -> bool {
         .exists()
 }
 
-fn namespaced_run(
-    fleet: &Fleet,
-    setup: &str,
-    mount_point: &Path,
-) -> crate::fault_support::NsOutput {
+fn namespaced_run(fleet: &Fleet, setup: &str, mount_point: &Path) -> RunOutput {
     NsRun::new(&["--mount"], setup, "fault-audit")
         .env("RUNBOOK_E2E_TMPFS", mount_point)
         .args(["--host", "node-1", "--audit-dir"])
@@ -84,7 +81,7 @@ fn a_full_audit_disk_stops_the_run_with_an_error_naming_the_file() {
         run.context()
     );
     assert!(
-        !run.stdout.contains("CONCLUDED") && run.events_of("concluded").is_empty(),
+        !run.stdout.contains("CONCLUDED") && run.events_of("concluded", None).is_empty(),
         "{}",
         run.context()
     );

@@ -51,7 +51,7 @@ fn blackholed_hosts_fail_within_the_connect_timeout_and_are_recorded() {
         run.elapsed,
         run.context()
     );
-    let failed = run.events_of("connection_failed");
+    let failed = run.events_of("connection_failed", None);
     assert_eq!(failed.len(), 5, "{}", run.context());
     for f in &failed {
         assert_eq!(f["kind"], "connect", "{f}");
@@ -61,7 +61,7 @@ fn blackholed_hosts_fail_within_the_connect_timeout_and_are_recorded() {
             "{error}"
         );
     }
-    for finished in run.events_of("host_finished") {
+    for finished in run.events_of("host_finished", None) {
         assert_eq!(finished["status"], "failed", "{finished}");
         let took = finished["duration_ms"].as_u64().unwrap_or(u64::MAX);
         assert!(took < 6_000, "{finished}");

@@ -8,41 +8,21 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tempfile::{NamedTempFile, TempDir};
 
-use crate::harness::run_bounded;
-use crate::run_support::runbooks_dir;
+use crate::harness::{processes_mentioning, run_bounded};
+use crate::run_support::{runbooks_dir, RunOutput};
 
 /// The `runbook` binary under test.
 pub fn engine() -> &'static str {
     env!("CARGO_BIN_EXE_runbook")
-}
-
-/// The events of an audit file, in order; a last line cut off mid-write
-/// (which `audit verify` ignores) is skipped.
-pub fn read_events(path: &Path) -> Vec<Value> {
-    let text = fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let text = String::from_utf8_lossy(&text);
-    let complete = if text.ends_with('\n') {
-        &text[..]
-    } else {
-        &text[..text.rfind('\n').map_or(0, |i| i + 1)]
-    };
-    complete
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {line}"))
-        })
-        .collect()
 }
 
 /// `runbook audit verify FILE`: exit code and everything it printed.
@@ -95,22 +75,19 @@ pub fn yaml_str(s: &str) -> String {
 /// Pids of the SSH masters (`ssh … -M …`) whose command line names `marker`
 /// (a fleet's engine `TMPDIR`).
 pub fn ssh_masters(marker: &Path) -> Vec<u32> {
-    let needle = marker.display().to_string();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let Ok(raw) = fs::read(format!("/proc/{pid}/cmdline")) else {
-                return false;
-            };
-            let args: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
-            args.first().is_some_and(|a| a.ends_with(b"ssh"))
-                && args.iter().any(|a| *a == b"-M")
-                && args
-                    .iter()
-                    .any(|a| String::from_utf8_lossy(a).contains(&needle))
+    ssh_master_lines(marker)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// The SSH masters naming `marker`, with their command lines.
+pub fn ssh_master_lines(marker: &Path) -> Vec<(u32, String)> {
+    processes_mentioning(&marker.display().to_string())
+        .into_iter()
+        .filter(|(_, line)| {
+            let mut args = line.split(' ');
+            args.next().is_some_and(|a| a.ends_with("ssh")) && args.any(|a| a == "-M")
         })
         .collect()
 }
@@ -156,23 +133,6 @@ pub struct NsRun {
     env: Vec<(String, OsString)>,
     audit_dir: TempDir,
     timeout: Duration,
-}
-
-/// How an [`NsRun`] ended.
-pub struct NsOutput {
-    /// Exit code (`None`: killed by a signal).
-    pub code: Option<i32>,
-    /// Stdout.
-    pub stdout: String,
-    /// Stderr.
-    pub stderr: String,
-    /// Wall time.
-    pub elapsed: Duration,
-    /// The audit file, if one was written (or copied out).
-    pub audit_path: Option<PathBuf>,
-    /// Its complete lines.
-    pub events: Vec<Value>,
-    _audit_dir: TempDir,
 }
 
 impl NsRun {
@@ -226,7 +186,7 @@ impl NsRun {
 
     /// Runs it to the end. `--audit-dir` is the caller's to pass (the setup
     /// may mount something there first).
-    pub fn output(self) -> NsOutput {
+    pub fn output(self) -> RunOutput {
         let mut command = Command::new("unshare");
         command
             .args(&self.unshare)
@@ -242,48 +202,14 @@ impl NsRun {
         }
         let started = Instant::now();
         let output = run_bounded(&mut command, self.timeout);
-        let elapsed = started.elapsed();
-        let audit_path = fs::read_dir(self.audit_dir.path())
-            .expect("list the audit dir")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|e| e == "jsonl"));
-        let events = audit_path.as_deref().map(read_events).unwrap_or_default();
-        let out = NsOutput {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            elapsed,
-            audit_path,
-            events,
-            _audit_dir: self.audit_dir,
-        };
-        if std::env::var_os("RUNBOOK_E2E_SHOW").is_some() {
-            eprintln!("=== runbook run (namespaced) ===\n{}", out.context());
-        }
-        out
-    }
-}
-
-impl NsOutput {
-    /// Exit code and output, for assertion messages.
-    pub fn context(&self) -> String {
-        format!(
-            "exit code {:?} after {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--- audit ---\n{}",
-            self.code,
-            self.elapsed,
-            self.stdout,
-            self.stderr,
-            self.events
-                .iter()
-                .map(Value::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
+        RunOutput::read(
+            output.status.code(),
+            output.stdout,
+            output.stderr,
+            started.elapsed(),
+            self.audit_dir,
+            None,
         )
-    }
-
-    /// Events of `kind`.
-    pub fn events_of(&self, kind: &str) -> Vec<&Value> {
-        self.events.iter().filter(|e| e["type"] == kind).collect()
     }
 }
 

@@ -10,7 +10,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    available_states, fixtures_source_dir, run_bounded, stdout_of, Fleet, FleetBuilder, Host,
+    available_states, fixtures_source_dir, processes_mentioning, run_bounded, stdout_of, Fleet,
+    FleetBuilder, Host,
 };
 
 /// Polls `condition` every 20 ms until it holds; panics after `timeout`.
@@ -53,19 +54,6 @@ fn open_session(host: &Host, command: &str) -> Child {
 
 fn stderr_text(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Pids whose command line mentions `needle` (zombies have none).
-fn processes_mentioning(needle: &str) -> Vec<u32> {
-    fs::read_dir("/proc")
-        .expect("read /proc")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|raw| String::from_utf8_lossy(&raw).contains(needle))
-                .unwrap_or(false)
-        })
-        .collect()
 }
 
 #[test]
@@ -324,7 +312,11 @@ fn drop_kills_every_host_process_and_removes_the_temp_dir() {
         .iter()
         .flat_map(|host| host.pgrep("."))
         .collect();
-    pids.extend(processes_mentioning(&root.display().to_string()));
+    pids.extend(
+        processes_mentioning(&root.display().to_string())
+            .into_iter()
+            .map(|(pid, _)| pid),
+    );
     assert!(
         pids.len() >= 6,
         "expected sshds, sessions and sleeps, found {pids:?}"

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::harness::processes_mentioning;
 use crate::harness::{run_bounded, Fleet, Host};
-use crate::run_support::{assert_no_ssh_master_left, processes_mentioning, Run};
+use crate::run_support::{assert_no_ssh_master_left, Run};
 
 /// A private directory for kept masters (short: socket paths are limited)
 /// that closes whatever is left in it when the test ends, passed or not.

@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use crate::fault_support::ssh_masters;
+use crate::fault_support::ssh_master_lines;
 use crate::harness::Fleet;
 use crate::run_support::Run;
 
@@ -65,13 +65,9 @@ fn master_command_lines(fleet: &Fleet, run: Run) -> Vec<String> {
     let marker = fleet.engine_tmp_dir();
     let mut seen = Vec::new();
     let output = run.spawn().wait_polling(|_| {
-        for pid in ssh_masters(&marker) {
-            if let Ok(raw) = fs::read(format!("/proc/{pid}/cmdline")) {
-                let line = String::from_utf8_lossy(&raw).replace('\0', " ");
-                // An exiting process has an empty command line.
-                if !line.trim().is_empty() && !seen.contains(&line) {
-                    seen.push(line);
-                }
+        for (_, line) in ssh_master_lines(&marker) {
+            if !seen.contains(&line) {
+                seen.push(line);
             }
         }
     });

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::harness::{run_bounded, Fleet, Host};
+use crate::harness::{processes_mentioning, run_bounded, Fleet, Host};
 
 /// How long one engine run may take unless a test says otherwise.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(90);
@@ -397,7 +397,10 @@ pub struct RunOutput {
 }
 
 impl RunOutput {
-    fn read(
+    /// Reads what an engine process left: its output and the audit file
+    /// in `audit_dir`; with `ssh_marker`, asserts that no SSH master of the
+    /// run outlived it.
+    pub fn read(
         code: Option<i32>,
         stdout: Vec<u8>,
         stderr: Vec<u8>,
@@ -409,20 +412,7 @@ impl RunOutput {
             .expect("cannot list the audit dir")
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .find(|path| path.extension().is_some_and(|e| e == "jsonl"));
-        let events = audit_path
-            .as_ref()
-            .map(|path| {
-                fs::read_to_string(path)
-                    .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
-                    .lines()
-                    .map(|line| {
-                        serde_json::from_str(line).unwrap_or_else(|error| {
-                            panic!("audit line is not JSON ({error}): {line}")
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let events = audit_path.as_deref().map(read_events).unwrap_or_default();
         let output = RunOutput {
             code,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -542,7 +532,25 @@ impl RunOutput {
     }
 }
 
-/// Pids of processes on this machine whose command line contains `needle`.
+/// The events of an audit file, in order; a last line cut off mid-write
+/// (which `audit verify` ignores) is skipped.
+pub fn read_events(path: &Path) -> Vec<Value> {
+    let text = fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = String::from_utf8_lossy(&text);
+    let complete = if text.ends_with('\n') {
+        &text[..]
+    } else {
+        &text[..text.rfind('\n').map_or(0, |i| i + 1)]
+    };
+    complete
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {line}"))
+        })
+        .collect()
+}
+
 /// Within 10 s no process on this machine names `marker` (a fleet's
 /// [`Fleet::engine_tmp_dir`]): every SSH master the engine opened is gone.
 /// `context` goes into the failure message.
@@ -560,21 +568,6 @@ pub fn assert_no_ssh_master_left(marker: &Path, context: &str) {
         );
         thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Processes on this machine whose command line contains `needle`.
-pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let line = String::from_utf8_lossy(&raw).replace('\0', " ");
-            line.contains(needle).then_some((pid, line))
-        })
-        .collect()
 }
 
 /// `ts` of an audit event as a time.

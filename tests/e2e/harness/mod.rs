@@ -22,3 +22,4 @@ pub use command::{run_bounded, stdout_of};
 pub use fixture::{available_states, fixtures_source_dir};
 pub use fleet::{Fleet, FleetBuilder};
 pub use host::Host;
+pub use procfs::processes_mentioning;

@@ -82,6 +82,18 @@ pub fn command_line(pid: u32) -> Option<String> {
     Some(text.trim_end_matches('\0').replace('\0', " "))
 }
 
+/// Processes on this machine whose command line (as [`command_line`]
+/// gives it) contains `needle`, with that command line.
+pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
+    all_pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let line = command_line(pid)?;
+            line.contains(needle).then_some((pid, line))
+        })
+        .collect()
+}
+
 /// Sends `signal` (a name such as `KILL`) to `pids`. The standard library can
 /// only signal its own children and the workspace forbids `unsafe`, so this
 /// runs the shell's `kill` builtin; pids that are already gone are ignored.
