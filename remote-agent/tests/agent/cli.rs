@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::support::{agent, fixture, keys, script, temp_root};
+use crate::support::{agent, all_probes, fixture, keys, script, temp_root};
 
 #[test]
 fn version_prints_name_and_version() {
@@ -51,17 +51,8 @@ fn documented_fields_are_exactly_the_fields_returned() {
     let listing = agent().args(["probes", "--json"]).run().report();
     let out = agent()
         .on_fixture("seed-node")
-        .args([
-            "probe",
-            "memory",
-            "cpu",
-            "processes",
-            "oom",
-            "unit",
-            "containers",
-            "disk",
-            "kubelet",
-        ])
+        .args(["probe"])
+        .args(all_probes())
         .args(["--arg", "unit.name=kubelet", "--arg", "sample_ms=0"])
         .run();
     for p in listing["probes"].as_array().into_iter().flatten() {

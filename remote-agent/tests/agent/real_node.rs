@@ -2,29 +2,18 @@
 //! missing here (systemd, a journal, crictl, a kubelet) must come back as
 //! unavailable, never as a crash, a failure or a timeout.
 
-use crate::support::agent;
-
-const ALL: [&str; 8] = [
-    "memory",
-    "cpu",
-    "processes",
-    "oom",
-    "unit",
-    "containers",
-    "disk",
-    "kubelet",
-];
+use crate::support::{agent, all_probes};
 
 #[test]
 fn every_probe_answers_on_the_real_node() {
     let out = agent()
         .args(["probe"])
-        .args(ALL)
+        .args(all_probes())
         .args(["--arg", "unit.name=kubelet"])
         .run();
     let r = out.report();
     assert_eq!(r["root"], "/");
-    for name in ALL {
+    for name in all_probes() {
         let p = &r["probes"][name];
         if p["ok"] == true {
             assert!(p["data"]["unavailable"].is_array(), "{name}: {p}");

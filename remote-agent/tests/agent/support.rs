@@ -26,6 +26,14 @@ pub fn path_of(dirs: &[&Path]) -> OsString {
     std::env::join_paths(dirs).unwrap_or_default()
 }
 
+/// Every probe the agent has, from its own catalogue.
+pub fn all_probes() -> Vec<&'static str> {
+    runbook_agent::probes::CATALOGUE
+        .iter()
+        .map(|p| p.name)
+        .collect()
+}
+
 /// Starts building an agent run.
 pub fn agent() -> Agent {
     Agent {
