@@ -8,16 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use crate::harness::Fleet;
-use crate::run_support::{agent_binary, Run, RunOutput};
-
-fn probe(fleet: &Fleet) -> RunOutput {
-    let run = Run::new(fleet, "memory-probe")
-        .host("node-1")
-        .with_agent()
-        .output();
-    run.assert_code(0);
-    run
-}
+use crate::run_support::{agent_binary, memory_probe, Run, RunOutput};
 
 fn installed_path(run: &RunOutput) -> PathBuf {
     PathBuf::from(
@@ -28,7 +19,7 @@ fn installed_path(run: &RunOutput) -> PathBuf {
 }
 
 fn assert_replaced(fleet: &Fleet, path: &PathBuf) {
-    let run = probe(fleet);
+    let run = memory_probe(fleet);
     let installed = run.only("agent_installed", None);
     assert_eq!(installed["replaced_altered"], true, "{installed}");
     assert_eq!(installed["path"], path.display().to_string().as_str());
@@ -55,7 +46,7 @@ fn seed_fleet() -> Fleet {
 #[test]
 fn a_truncated_agent_on_the_host_is_replaced_not_run() {
     let fleet = seed_fleet();
-    let path = installed_path(&probe(&fleet));
+    let path = installed_path(&memory_probe(&fleet));
     let full = fs::read(&path).expect("agent");
     fs::write(&path, &full[..full.len() / 2]).expect("truncate");
     assert_replaced(&fleet, &path);
@@ -64,7 +55,7 @@ fn a_truncated_agent_on_the_host_is_replaced_not_run() {
 #[test]
 fn an_agent_that_lost_its_execute_bit_is_replaced() {
     let fleet = seed_fleet();
-    let path = installed_path(&probe(&fleet));
+    let path = installed_path(&memory_probe(&fleet));
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
     assert_replaced(&fleet, &path);
 }
@@ -72,7 +63,7 @@ fn an_agent_that_lost_its_execute_bit_is_replaced() {
 #[test]
 fn an_agent_that_is_a_script_with_the_right_name_is_never_executed() {
     let fleet = seed_fleet();
-    let path = installed_path(&probe(&fleet));
+    let path = installed_path(&memory_probe(&fleet));
     let marker = fleet.root_dir().join("agent-ran");
     // Same name, executable, but a script of someone else's.
     fs::write(
@@ -88,7 +79,7 @@ fn an_agent_that_is_a_script_with_the_right_name_is_never_executed() {
 #[test]
 fn a_directory_in_place_of_the_agent_fails_the_probe_with_a_clear_error() {
     let fleet = seed_fleet();
-    let path = installed_path(&probe(&fleet));
+    let path = installed_path(&memory_probe(&fleet));
     fs::remove_file(&path).expect("remove");
     fs::create_dir(&path).expect("a directory in its place");
     let run = Run::new(&fleet, "memory-probe")

@@ -9,22 +9,13 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use crate::harness::{Fleet, Host};
-use crate::run_support::{agent_binary, Run, RunOutput};
+use crate::run_support::{agent_binary, memory_probe, Run};
 
 fn seed_fleet() -> Fleet {
     Fleet::builder()
         .hosts(1)
         .host_state("node-1", "seed-oom")
         .start()
-}
-
-fn probe(fleet: &Fleet) -> RunOutput {
-    let run = Run::new(fleet, "memory-probe")
-        .host("node-1")
-        .with_agent()
-        .output();
-    run.assert_code(0);
-    run
 }
 
 /// `NAME: N kB` of the host's fake /proc/meminfo, in bytes.
@@ -53,7 +44,7 @@ fn a_probe_uploads_the_agent_once_and_reads_the_seed_nodes_figures() {
     let fleet = seed_fleet();
     let host = fleet.host("node-1");
 
-    let first = probe(&fleet);
+    let first = memory_probe(&fleet);
     let installed = first.only("agent_installed", None);
     assert_eq!(installed["host"], "node-1");
     assert_eq!(installed["sha256"], agent_sha256().as_str(), "{installed}");
@@ -106,7 +97,7 @@ fn a_probe_uploads_the_agent_once_and_reads_the_seed_nodes_figures() {
     assert_eq!(first.concluded_steps(), ["starved"]);
 
     // The second run finds it in place and uploads nothing.
-    let second = probe(&fleet);
+    let second = memory_probe(&fleet);
     assert!(
         second.events_of("agent_installed", None).is_empty(),
         "uploaded again:\n{}",
@@ -122,7 +113,7 @@ fn a_probe_uploads_the_agent_once_and_reads_the_seed_nodes_figures() {
 #[test]
 fn an_altered_agent_on_the_host_is_detected_and_replaced() {
     let fleet = seed_fleet();
-    let first = probe(&fleet);
+    let first = memory_probe(&fleet);
     let path = PathBuf::from(
         first.only("agent_installed", None)["path"]
             .as_str()
@@ -131,7 +122,7 @@ fn an_altered_agent_on_the_host_is_detected_and_replaced() {
     // Someone swaps the file for a script of their own.
     fs::write(&path, "#!/bin/sh\necho '{\"type\": \"forged\"}'\n").expect("tamper");
 
-    let second = probe(&fleet);
+    let second = memory_probe(&fleet);
     let installed = second.only("agent_installed", None);
     assert_eq!(installed["replaced_altered"], true, "{installed}");
     assert_eq!(installed["path"], path.display().to_string().as_str());

@@ -301,6 +301,17 @@ fn read_in_background(mut pipe: impl Read + Send + 'static) -> thread::JoinHandl
     })
 }
 
+/// The `memory-probe` runbook on node-1 of `fleet`, shipping the agent;
+/// asserts it concluded.
+pub fn memory_probe(fleet: &Fleet) -> RunOutput {
+    let run = Run::new(fleet, "memory-probe")
+        .host("node-1")
+        .with_agent()
+        .output();
+    run.assert_code(0);
+    run
+}
+
 /// A running engine.
 pub struct Spawned {
     child: Child,
