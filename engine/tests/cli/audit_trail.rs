@@ -151,15 +151,23 @@ fn a_finished_run_verifies_and_is_sealed() {
     }
 }
 
-#[test]
-fn editing_a_line_is_caught_at_the_next_line() {
+/// Runs a checked run, edits its audit file's lines with `edit`, and
+/// verifies it: `(exit code, output)`.
+fn verify_after_editing(edit: impl FnOnce(&mut Vec<String>)) -> (i32, String) {
     let (env, file) = checked_run();
     let mut all = lines(&file);
-    all[3] = all[3]
-        .replace("\"host\"", "\"host\" ")
-        .replacen("local", "locul", 1);
+    edit(&mut all);
     write_lines(&file, &all);
-    let (code, out) = env.verify(&file);
+    env.verify(&file)
+}
+
+#[test]
+fn editing_a_line_is_caught_at_the_next_line() {
+    let (code, out) = verify_after_editing(|all| {
+        all[3] = all[3]
+            .replace("\"host\"", "\"host\" ")
+            .replacen("local", "locul", 1);
+    });
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains(":5: TAMPERED") && out.contains("line 4 was changed"),
@@ -169,46 +177,39 @@ fn editing_a_line_is_caught_at_the_next_line() {
 
 #[test]
 fn deleting_a_line_is_caught() {
-    let (env, file) = checked_run();
-    let mut all = lines(&file);
-    all.remove(2);
-    write_lines(&file, &all);
-    let (code, out) = env.verify(&file);
+    let (code, out) = verify_after_editing(|all| {
+        all.remove(2);
+    });
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(":3: TAMPERED"), "{out}");
 }
 
 #[test]
 fn reordering_lines_is_caught() {
-    let (env, file) = checked_run();
-    let mut all = lines(&file);
-    all.swap(2, 3);
-    write_lines(&file, &all);
-    let (code, out) = env.verify(&file);
+    let (code, out) = verify_after_editing(|all| {
+        all.swap(2, 3);
+    });
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(":3: TAMPERED"), "{out}");
 }
 
 #[test]
 fn truncating_the_file_is_caught() {
-    let (env, file) = checked_run();
-    let mut all = lines(&file);
-    all.truncate(all.len() - 2);
-    write_lines(&file, &all);
-    let (code, out) = env.verify(&file);
+    let (code, out) = verify_after_editing(|all| {
+        all.truncate(all.len() - 2);
+    });
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("NOT SEALED"), "{out}");
 }
 
 #[test]
 fn appending_after_the_seal_is_caught() {
-    let (env, file) = checked_run();
-    let mut all = lines(&file);
-    let extra = all[1].clone();
-    all.push(extra);
-    let n = all.len();
-    write_lines(&file, &all);
-    let (code, out) = env.verify(&file);
+    let mut n = 0;
+    let (code, out) = verify_after_editing(|all| {
+        let extra = all[1].clone();
+        all.push(extra);
+        n = all.len();
+    });
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains(&format!(":{n}: TAMPERED")) && out.contains("after the run was sealed"),
