@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tempfile::{NamedTempFile, TempDir};
 
 use crate::harness::{processes_mentioning, run_bounded};
-use crate::run_support::{runbooks_dir, RunOutput};
+use crate::run_support::{hermetic, runbooks_dir, RunOutput};
 
 /// The `runbook` binary under test.
 pub fn engine() -> &'static str {
@@ -192,24 +192,12 @@ impl NsRun {
             .args(&self.unshare)
             .args(["--", "sh", "-c", &self.setup, "runbook", engine()])
             .args(&self.args)
-            .env("RUNBOOK_E2E_AUDIT", self.audit_dir.path())
-            .env_remove("RUNBOOK_PATH")
-            .env_remove("RUNBOOK_AUDIT_DIR")
-            .env_remove("RUNBOOK_AGENT_BINARY")
-            .env_remove("RUST_LOG");
+            .env("RUNBOOK_E2E_AUDIT", self.audit_dir.path());
+        hermetic(&mut command);
         for (k, v) in &self.env {
             command.env(k, v);
         }
-        let started = Instant::now();
-        let output = run_bounded(&mut command, self.timeout);
-        RunOutput::read(
-            output.status.code(),
-            output.stdout,
-            output.stderr,
-            started.elapsed(),
-            self.audit_dir,
-            None,
-        )
+        RunOutput::run(&mut command, self.timeout, self.audit_dir, None)
     }
 }
 

@@ -155,13 +155,8 @@ impl Run {
         let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
         command
             .args([subcommand, runbook, "--color", "never", "--runbooks"])
-            .arg(runbooks_dir())
-            // Hermetic: nothing from the developer's environment picks
-            // runbooks, audit dirs or the agent for these runs.
-            .env_remove("RUNBOOK_PATH")
-            .env_remove("RUNBOOK_AUDIT_DIR")
-            .env_remove("RUNBOOK_AGENT_BINARY")
-            .env_remove("RUST_LOG");
+            .arg(runbooks_dir());
+        hermetic(&mut command);
         Run {
             command,
             agent_dir: None,
@@ -255,16 +250,8 @@ impl Run {
     /// Runs it to the end (stdin closed: no terminal).
     pub fn output(mut self) -> RunOutput {
         self.finish();
-        let started = Instant::now();
-        let output = run_bounded(&mut self.command, self.timeout);
-        RunOutput::read(
-            output.status.code(),
-            output.stdout,
-            output.stderr,
-            started.elapsed(),
-            self.audit_dir,
-            self.ssh_marker.as_deref().filter(|_| !self.keeps_masters),
-        )
+        let marker = self.ssh_marker.as_deref().filter(|_| !self.keeps_masters);
+        RunOutput::run(&mut self.command, self.timeout, self.audit_dir, marker)
     }
 
     /// Starts it and returns at once, for tests that act on the hosts
@@ -407,7 +394,37 @@ pub struct RunOutput {
     _audit_dir: TempDir,
 }
 
+/// Nothing from the developer's environment picks runbooks, audit dirs,
+/// the agent or log levels for an engine run by the tests.
+pub fn hermetic(command: &mut Command) {
+    command
+        .env_remove("RUNBOOK_PATH")
+        .env_remove("RUNBOOK_AUDIT_DIR")
+        .env_remove("RUNBOOK_AGENT_BINARY")
+        .env_remove("RUST_LOG");
+}
+
 impl RunOutput {
+    /// Runs `command` (an engine run writing to `audit_dir`) to the end,
+    /// bounded by `timeout`, and reads what it left (see [`RunOutput::read`]).
+    pub fn run(
+        command: &mut Command,
+        timeout: Duration,
+        audit_dir: TempDir,
+        ssh_marker: Option<&Path>,
+    ) -> RunOutput {
+        let started = Instant::now();
+        let output = run_bounded(command, timeout);
+        RunOutput::read(
+            output.status.code(),
+            output.stdout,
+            output.stderr,
+            started.elapsed(),
+            audit_dir,
+            ssh_marker,
+        )
+    }
+
     /// Reads what an engine process left: its output and the audit file
     /// in `audit_dir`; with `ssh_marker`, asserts that no SSH master of the
     /// run outlived it.
